@@ -1,0 +1,134 @@
+"""Shape the baked project to the chosen options, then lock its dependencies.
+
+Quiet unless something needs the user's attention.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from cookiecutter.config import BUILTIN_ABBREVIATIONS
+from cookiecutter.repository import expand_abbreviations, is_repo_url
+
+PACKAGE = "{{ cookiecutter.package_name }}"
+LAYOUT = "{{ cookiecutter.layout }}"
+PACKAGE_MANAGER = "{{ cookiecutter.package_manager }}"
+DATABASE = "{{ cookiecutter.database }}"
+CI = "{{ cookiecutter.ci }}"
+LICENSE = "{{ cookiecutter.license }}"
+LOCK = "{{ cookiecutter._lock }}".lower() in {"true", "1", "yes"}
+# Everything cookiecutter knows about this bake, answers included.
+CONTEXT = json.loads({{ cookiecutter | tojson | tojson }})
+# cruft renders with a `_commit` in the context (to create a project or to diff two template
+# versions) and writes .cruft.json itself; locking there would put lock churn into every update.
+RENDERED_BY_CRUFT = "_commit" in CONTEXT
+
+PACKAGE_DIR = f"src/{PACKAGE}"
+
+# The one table of optional files: each row is (kept when, paths that exist only for that option).
+# Paths are as the template holds them, before the layout moves the package.
+OPTIONAL_PATHS = [
+    (
+        DATABASE != "none",
+        [
+            "alembic.ini",
+            "migrations",
+            f"{PACKAGE_DIR}/db.py",
+            f"{PACKAGE_DIR}/models.py",
+            f"{PACKAGE_DIR}/items.py",
+            f"{PACKAGE_DIR}/schema.py",
+            "tests/test_items.py",
+            "tests/test_migrations.py",
+        ],
+    ),
+    (CI == "github", [".github"]),
+    (LICENSE == "MIT", ["licenses/MIT"]),
+    (LICENSE == "Apache-2.0", ["licenses/Apache-2.0"]),
+    (LICENSE == "proprietary", ["licenses/proprietary"]),
+]
+
+LOCK_FILES = {"uv": "uv.lock", "pip": "requirements.lock and requirements-dev.lock"}
+
+
+def remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def prune() -> None:
+    for kept, paths in OPTIONAL_PATHS:
+        if not kept:
+            for path in paths:
+                remove(Path(path))
+
+
+def arrange() -> None:
+    """Put the chosen license and the package where the options say."""
+    (license_file,) = Path("licenses").iterdir()
+    license_file.rename("LICENSE")
+    if LAYOUT == "flat":
+        Path(PACKAGE_DIR).rename(PACKAGE)
+
+
+def remove_empty_dirs() -> None:
+    for path in sorted(Path().rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
+def record_template() -> None:
+    """Write .cruft.json as `cruft create` would, so `make template-check` and updates work."""
+    template = CONTEXT["_template"]
+    if is_repo_url(template):
+        template = expand_abbreviations(template, BUILTIN_ABBREVIATIONS)
+    else:  # a local checkout
+        template = str(Path(CONTEXT["_repo_dir"]).resolve())
+    head = subprocess.run(
+        ["git", "-C", CONTEXT["_repo_dir"], "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    commit = head.stdout.strip() if head.returncode == 0 else None
+    local_only = {"_output_dir", "_repo_dir", "_checkout", "_lock"}
+    answers = {key: value for key, value in CONTEXT.items() if key not in local_only}
+    answers |= {"_template": template, "_commit": commit}
+    state = {
+        "template": template,
+        "commit": commit,
+        "checkout": CONTEXT.get("_checkout"),
+        "context": {"cookiecutter": answers},
+        "directory": None,
+    }
+    Path(".cruft.json").write_text(json.dumps(state, indent=2) + "\n")
+
+
+def lock() -> None:
+    """Create the lock file; without the package index, keep the project and say how to finish."""
+    try:
+        result = subprocess.run(["make", "lock"], capture_output=True, text=True, check=False)
+        failed, output = result.returncode != 0, result.stdout + result.stderr
+    except OSError as exc:  # no make on PATH
+        failed, output = True, str(exc)
+    if failed:
+        detail = "\n".join(output.strip().splitlines()[-5:])
+        print(
+            f"warning: could not create {LOCK_FILES[PACKAGE_MANAGER]} (is the package index "
+            f"reachable?).\nThe project is complete otherwise: run `make lock` in "
+            f"{Path.cwd().name}/ once it is.\n{detail}",
+            file=sys.stderr,
+        )
+
+
+if __name__ == "__main__":
+    prune()
+    arrange()
+    remove_empty_dirs()
+    if not RENDERED_BY_CRUFT:
+        record_template()
+        if LOCK:
+            lock()

@@ -1,0 +1,53 @@
+"""Alembic environment: the URL comes from the settings, the target schema from the models."""
+
+from alembic import context
+from sqlalchemy import Connection
+
+from {{ cookiecutter.package_name }} import models  # noqa: F401 - registers the tables on Base.metadata
+from {{ cookiecutter.package_name }}.db import Base, create_db_engine
+from {{ cookiecutter.package_name }}.settings import Settings
+
+target_metadata = Base.metadata
+
+
+def run_migrations(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        # SQLite can't ALTER most things: batch mode recreates the table instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    # `{{ cookiecutter.project_slug }} migrate` and the tests pass a connection (holding the migration lock).
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        run_migrations(connection)
+        return
+    engine = create_db_engine(Settings().database_url)
+    try:
+        with engine.connect() as connection:
+            run_migrations(connection)
+    finally:
+        engine.dispose()
+
+
+def run_migrations_offline() -> None:
+    """`alembic upgrade head --sql`: print the SQL instead of running it."""
+    context.configure(
+        url=Settings().database_url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,81 @@
+"""The command line: `{{ cookiecutter.project_slug }} serve`{% if cookiecutter.database != "none" %} and `{{ cookiecutter.project_slug }} migrate`{% endif %}."""
+
+import argparse
+{%- if cookiecutter.database != "none" %}
+import logging
+{%- endif %}
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+from pydantic import ValidationError
+{% if cookiecutter.database != "none" %}
+from {{ cookiecutter.package_name }}.db import create_db_engine
+{%- endif %}
+from {{ cookiecutter.package_name }}.logs import configure_logging
+{%- if cookiecutter.database != "none" %}
+from {{ cookiecutter.package_name }}.schema import upgrade_to_head
+{%- endif %}
+from {{ cookiecutter.package_name }}.settings import Settings
+{%- if cookiecutter.database != "none" %}
+
+log = logging.getLogger(__name__)
+{%- endif %}
+
+
+def load_settings() -> Settings:
+    """The settings, or exit with one line per problem naming its environment variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"])
+            field = Settings.model_fields.get(name)
+            hint = f": expected {field.description}" if field and field.description else ""
+            problem = "is not set" if error["type"] == "missing" else f"is invalid ({error['msg']})"
+            print(f"error: {name.upper()} {problem}{hint}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def serve(settings: Settings, *, reload: bool) -> None:
+    uvicorn.run(
+        "{{ cookiecutter.package_name }}.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=1 if reload else settings.workers,
+        reload=reload,
+        log_config=None,  # keep the JSON logging configured above
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
+{% if cookiecutter.database != "none" %}
+
+def migrate(settings: Settings) -> None:
+    engine = create_db_engine(settings.database_url)
+    try:
+        upgrade_to_head(engine)
+    finally:
+        engine.dispose()
+    log.info("database schema is at head")
+{% endif %}
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="run the HTTP server")
+    serve_parser.add_argument("--reload", action="store_true", help="restart on code changes")
+{%- if cookiecutter.database != "none" %}
+    commands.add_parser("migrate", help="upgrade the database schema to the latest migration")
+{%- endif %}
+    args = parser.parse_args(argv)
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+{%- if cookiecutter.database != "none" %}
+    if args.command == "migrate":
+        migrate(settings)
+        return 0
+{%- endif %}
+    serve(settings, reload=args.reload)
+    return 0

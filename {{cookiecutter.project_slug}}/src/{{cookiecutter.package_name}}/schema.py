@@ -1,0 +1,64 @@
+"""The database schema's version: where the migrations are, which is the head, upgrading to it."""
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from {{ cookiecutter.package_name }}.health import ReadinessCheck
+
+# Any fixed number: every replica contends for this PostgreSQL advisory lock while migrating.
+MIGRATION_LOCK_ID = 7_130_413_521
+
+
+def alembic_config() -> Config:
+    """alembic.ini from ALEMBIC_CONFIG (the image sets it), else from this package's checkout."""
+    path = os.environ.get("ALEMBIC_CONFIG")
+    if path is None:
+        found = (p / "alembic.ini" for p in Path(__file__).resolve().parents)
+        path = str(next((ini for ini in found if ini.is_file()), "alembic.ini"))
+    if not Path(path).is_file():
+        raise RuntimeError(f"{path} not found: set ALEMBIC_CONFIG to the path of alembic.ini")
+    return Config(path)
+
+
+def head_revision(config: Config) -> str | None:
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    # Read directly: alembic's MigrationContext would log two lines on every readiness probe.
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    config = alembic_config()
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Held until this transaction commits: replicas started together migrate one at a
+            # time, and those that waited find the schema already at head.
+            connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_ID)))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def schema_is_current(engine: Engine, expected: str | None) -> ReadinessCheck:
+    """A readiness check: the database answers and its schema is at the expected revision."""
+
+    def check() -> str | None:
+        try:
+            current = current_revision(engine)
+        except SQLAlchemyError:
+            return "database unreachable"
+        if current != expected:
+            return f"database schema at {current or 'no revision'}, expected {expected}"
+        return None
+
+    return check

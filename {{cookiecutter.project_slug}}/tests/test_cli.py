@@ -1,0 +1,78 @@
+import runpy
+import sys
+from typing import Any
+
+import pytest
+{%- if cookiecutter.database != "none" %}
+from sqlalchemy import Engine
+{%- endif %}
+
+from {{ cookiecutter.package_name }} import cli
+{%- if cookiecutter.database != "none" %}
+from {{ cookiecutter.package_name }}.schema import alembic_config, current_revision, head_revision
+{%- endif %}
+
+
+def test_serve_runs_uvicorn_with_the_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(cli.uvicorn, "run", lambda app, **options: calls.append(options))
+    monkeypatch.setenv("PORT", "9001")
+    monkeypatch.setenv("WORKERS", "3")
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.0/8")
+{%- if cookiecutter.database == "postgresql" %}
+    monkeypatch.setenv("DATABASE_URL", "postgresql://user@db/app")
+{%- endif %}
+
+    assert cli.main(["serve"]) == 0
+
+    (options,) = calls
+    assert options["port"] == 9001
+    assert options["workers"] == 3
+    assert options["forwarded_allow_ips"] == "10.0.0.0/8"
+    assert options["proxy_headers"] is True
+
+
+def test_the_module_runs_as_a_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["{{ cookiecutter.project_slug }}", "--help"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("{{ cookiecutter.package_name }}", run_name="__main__")
+    assert exited.value.code == 0
+
+
+def test_invalid_settings_exit_with_the_variable_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PORT", "http")
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["serve"])
+    assert exited.value.code == 2
+    assert "error: PORT is invalid" in capsys.readouterr().err
+{%- if cookiecutter.database == "postgresql" %}
+
+
+def test_production_refuses_to_start_without_database_url(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["serve"])
+    assert exited.value.code == 2
+    assert "error: DATABASE_URL is not set: expected a PostgreSQL URL" in capsys.readouterr().err
+
+
+def test_postgres_urls_get_the_psycopg_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://user@db/app")
+    assert cli.load_settings().database_url == "postgresql+psycopg://user@db/app"
+{%- endif %}
+{%- if cookiecutter.database != "none" %}
+
+
+def test_migrate_brings_the_schema_to_head(
+    engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert cli.main(["migrate"]) == 0
+    assert current_revision(engine) == head_revision(alembic_config())
+{%- endif %}
