@@ -4,6 +4,7 @@ Quiet unless something needs the user's attention.
 """
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -82,13 +83,16 @@ def remove_empty_dirs() -> None:
 
 def record_template() -> None:
     """Write .cruft.json as `cruft create` would, so `make template-check` and updates work."""
-    template = CONTEXT["_template"]
+    # Hooks run inside the new project; a relative template path is relative to where the user
+    # ran cookiecutter, which the shell's PWD still says.
+    repo_dir = Path(os.environ.get("PWD", "."), CONTEXT["_repo_dir"]).resolve()
+    template = expand_abbreviations(CONTEXT["_template"], BUILTIN_ABBREVIATIONS)
     if is_repo_url(template):
-        template = expand_abbreviations(template, BUILTIN_ABBREVIATIONS)
+        template = template.removeprefix("git+")  # cruft clones plain git URLs
     else:  # a local checkout
-        template = str(Path(CONTEXT["_repo_dir"]).resolve())
+        template = str(repo_dir)
     head = subprocess.run(
-        ["git", "-C", CONTEXT["_repo_dir"], "rev-parse", "HEAD"],
+        ["git", "-C", str(repo_dir), "rev-parse", "HEAD"],
         capture_output=True,
         text=True,
         check=False,

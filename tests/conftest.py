@@ -1,0 +1,82 @@
+"""Fixtures shared across the template's test modules."""
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import TEMPLATE
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-cookies bakes `--template`; make it this checkout wherever pytest is started from.
+    config.option.template = str(TEMPLATE)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def postgres_bin(name: str) -> str:
+    found = shutil.which(name) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
+    )
+    if found is None:
+        pytest.fail(
+            f"{name} not found: these tests need a PostgreSQL server installation "
+            "(Debian: apt-get install postgresql); .ci/run installs it",
+            pytrace=False,
+        )
+    return found
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL server on 127.0.0.1 (trust auth); yields its base URL."""
+    as_postgres: list[str] = []
+    datadir = Path(tempfile.mkdtemp(prefix="template-tests-pg-"))
+    if os.geteuid() == 0:  # the server refuses to run as root
+        shutil.chown(datadir, "postgres", "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run(
+        [*as_postgres, postgres_bin("initdb"), "-D", str(datadir / "data"), "-U", "postgres",
+         "--auth=trust", "--no-sync"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    pg_ctl = [*as_postgres, postgres_bin("pg_ctl"), "-D", str(datadir / "data")]
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {datadir} -c fsync=off"
+    subprocess.run(
+        [*pg_ctl, "-o", options, "-l", str(datadir / "log"), "-w", "start"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], check=False, capture_output=True)
+        shutil.rmtree(datadir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def new_database(postgres: str) -> Callable[[], str]:
+    """Creates an empty database on the test server and returns its URL."""
+    port = postgres.rsplit(":", 1)[1]
+    created = iter(range(1_000_000))
+
+    def create() -> str:
+        name = f"test_{next(created)}"
+        subprocess.run(
+            [postgres_bin("createdb"), "-h", "127.0.0.1", "-p", port, "-U", "postgres", name],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        return f"{postgres}/{name}"
+
+    return create

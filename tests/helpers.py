@@ -1,0 +1,134 @@
+"""Plain helpers shared by the template's tests: the options, baking, running commands."""
+
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+COOKIECUTTER_JSON = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+
+# The options that change which files a project has or what they say.
+FILE_CHANGING_OPTIONS = ("python_version", "layout", "package_manager", "database", "ci")
+
+PYPROJECT_BACKENDS = {"uv": "hatchling.build", "pip": "setuptools.build_meta"}
+
+
+def choices(option: str) -> list[str]:
+    return list(COOKIECUTTER_JSON[option])
+
+
+def all_combinations() -> list[dict[str, str]]:
+    """The full cross product of the file-changing options."""
+    values = [choices(option) for option in FILE_CHANGING_OPTIONS]
+    return [dict(zip(FILE_CHANGING_OPTIONS, combo, strict=True)) for combo in itertools.product(*values)]
+
+
+def combination_id(context: Mapping[str, Any]) -> str:
+    """A readable test id: py3.13-src-uv-postgresql-github (extra answers appended)."""
+    parts = [f"py{context.get('python_version', '3.13')}"]
+    parts += [str(value) for key, value in context.items() if key != "python_version"]
+    return "-".join(parts)
+
+
+def numbered_ids(contexts: list[dict[str, str]]) -> list[str]:
+    """Ids that show the count: 01of72-py3.13-src-uv-postgresql-github."""
+    width = len(str(len(contexts)))
+    total = len(contexts)
+    return [f"{i:0{width}}of{total}-{combination_id(c)}" for i, c in enumerate(contexts, 1)]
+
+
+def bake(cookies: Any, **context: Any) -> Path:
+    """Bake with these answers (locking off unless `_lock` says otherwise); fail loudly."""
+    result = cookies.bake(extra_context={"_lock": False, **context})
+    assert result.exception is None, f"baking {context} failed: {result.exception!r}"
+    return Path(result.project_path)
+
+
+def text_files(project: Path) -> Iterator[Path]:
+    for path in sorted(project.rglob("*")):
+        if path.is_file() and ".venv" not in path.parts and "__pycache__" not in path.parts:
+            yield path
+
+
+def run(
+    command: list[str] | str,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command, capturing output; on failure, fail the test with that output."""
+    result = subprocess.run(
+        command,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        shell=isinstance(command, str),
+        check=False,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"`{command}` in {cwd} exited {result.returncode}\n"
+            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}",
+            pytrace=False,
+        )
+    return result
+
+
+def tool(name: str) -> str:
+    """A command-line tool installed beside the interpreter running the tests (or on PATH)."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} not found: install the test dependencies (requirements-test.txt)")
+    return found
+
+
+def python_executable(version: str) -> str:
+    """An interpreter for `version`: python3.X on PATH if it runs, else a pyenv installation."""
+    candidates = [shutil.which(f"python{version}")]
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates += [str(p) for p in sorted(pyenv.glob(f"{version}.*/bin/python{version}"))]
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", ""], capture_output=True, check=False).returncode == 0:
+            return candidate
+    pytest.fail(f"Python {version} is needed for this test and was not found", pytrace=False)
+
+
+def project_env(python_version: str) -> dict[str, str]:
+    """Environment for a generated project's Makefile: the chosen Python, never a download."""
+    python = python_executable(python_version)
+    return {
+        "PYTHON": python,  # pip projects
+        "UV_PYTHON": python,  # uv projects
+        "UV_PYTHON_DOWNLOADS": "never",
+        "PATH": f"{Path(tool('uv')).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+
+
+PRE_GEN_HOOK = TEMPLATE / "hooks" / "pre_gen_project.py"
+NAMES_BEGIN, NAMES_END = "# BEGIN dependency import names\n", "# END dependency import names\n"
+
+
+def dependency_import_names() -> set[str]:
+    """The import names the pre-gen hook refuses as package names (its generated block)."""
+    block = PRE_GEN_HOOK.read_text().split(NAMES_BEGIN)[1].split(NAMES_END)[0]
+    return set(re.findall(r'"(\w+)"', block))
+
+
+def installed_import_names(python: Path) -> set[str]:
+    """Top-level import names of every distribution installed in that interpreter's environment."""
+    code = "import importlib.metadata as m; print(*m.packages_distributions())"
+    result = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+    return {name for name in result.stdout.split() if re.fullmatch(r"[a-z][a-z0-9_]*", name)}

@@ -1,0 +1,173 @@
+"""Generated projects, fully: locked, installed and checked the way their own README says.
+
+Each chosen combination is baked with real locking, installed with `make install` under the chosen
+Python, and then runs its own documented commands: lint, type check, tests (SQLite and a real
+PostgreSQL), the migration drift check (part of its tests) and `make dev` answering /healthz.
+"""
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import (
+    combination_id,
+    dependency_import_names,
+    installed_import_names,
+    project_env,
+    run,
+)
+
+FULL_RUNS = {
+    combination_id(context): context
+    for context in [
+    {"layout": "src", "package_manager": "uv", "database": "postgresql", "python_version": "3.13"},
+    {
+        "layout": "flat",
+        "package_manager": "pip",
+        "database": "postgresql",
+        "python_version": "3.11",
+        "package_name": "backend",
+    },
+    {
+        "layout": "src",
+        "package_manager": "pip",
+        "database": "sqlite",
+        "python_version": "3.13",
+        "port": "8082",
+    },
+    {"layout": "flat", "package_manager": "uv", "database": "none", "python_version": "3.11"},
+    {"layout": "src", "package_manager": "uv", "database": "sqlite", "python_version": "3.12"},
+    ]
+}
+WITH_DATABASE = [key for key, context in FULL_RUNS.items() if context["database"] != "none"]
+LOCK_FILES = {"uv": ["uv.lock"], "pip": ["requirements.lock", "requirements-dev.lock"]}
+
+
+@dataclass
+class Project:
+    path: Path
+    context: dict[str, str]
+    env: dict[str, str]
+
+    def make(self, *targets: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return run(["make", *targets], cwd=self.path, env={**self.env, **env})
+
+
+@pytest.fixture(scope="module", params=list(FULL_RUNS))
+def project(request: pytest.FixtureRequest, cookies_session: Any) -> Project:
+    """Baked with locking on (the post-gen hook runs `make lock`), then `make install`."""
+    context = FULL_RUNS[request.param]
+    env = project_env(context["python_version"])
+    os.environ.update(env)  # the post-gen hook's `make lock` inherits this process's environment
+    try:
+        result = cookies_session.bake(extra_context=context)
+    finally:
+        for key in env:
+            os.environ.pop(key)
+    assert result.exception is None, result.exception
+    baked = Project(Path(result.project_path), context, env)
+    baked.make("install")
+    return baked
+
+
+def test_the_lock_file_is_created_and_pins_everything(project: Project) -> None:
+    for name in LOCK_FILES[project.context["package_manager"]]:
+        lock = (project.path / name).read_text()
+        assert "fastapi" in lock
+        if project.context["package_manager"] == "pip":
+            assert "--hash=sha256:" in lock
+            # Pinned so the image build can run with --no-build-isolation.
+            assert "\nsetuptools==" in lock and "\nwheel==" in lock
+
+
+def test_lint_passes(project: Project) -> None:
+    project.make("lint")
+
+
+def test_type_check_passes(project: Project) -> None:
+    project.make("typecheck")
+
+
+def test_tests_pass_with_coverage_on_sqlite(project: Project) -> None:
+    output = project.make("test").stdout
+    assert "Required test coverage of 90" in output
+
+
+@pytest.mark.parametrize("project", WITH_DATABASE, indirect=True)
+def test_tests_pass_on_postgresql(project: Project, new_database: Callable[[], str]) -> None:
+    project.make("test", TEST_DATABASE_URL=new_database())
+
+
+def test_make_dev_serves_healthz_with_no_configuration(project: Project) -> None:
+    port = project.context.get("port", "8000")
+    env = {**os.environ, **project.env}
+    env.pop("DATABASE_URL", None)
+    server = subprocess.Popen(
+        ["make", "dev"],
+        cwd=project.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # `serve --reload` forks: stop the whole group
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    output = server.stdout.read().decode() if server.stdout else ""
+                    pytest.fail(f"make dev never answered /healthz:\n{output[-4000:]}")
+                time.sleep(0.3)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+def test_every_installed_import_name_is_refused_as_a_package_name(project: Project) -> None:
+    own = project.context.get("package_name", "my_service")
+    installed = installed_import_names(project.path / ".venv/bin/python") - {own}
+    missing = installed - dependency_import_names()
+    assert not missing, f"run scripts/refresh-dependency-names: the hook lacks {sorted(missing)}"
+
+
+@pytest.mark.parametrize("package_manager", ["uv", "pip"])
+def test_without_the_package_index_the_project_is_kept_with_a_warning(
+    cookies: Any,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    package_manager: str,
+) -> None:
+    unreachable = "http://127.0.0.1:9/simple"  # the discard port: nothing listens
+    for key, value in {
+        **project_env("3.13"),
+        "UV_DEFAULT_INDEX": unreachable,
+        "UV_CACHE_DIR": str(tmp_path / "empty-uv-cache"),  # nothing to answer from
+        "PIP_INDEX_URL": unreachable,
+        "PIP_CONFIG_FILE": os.devnull,  # this machine's pip.conf adds local package sources
+        "PIP_FIND_LINKS": "",
+        "PIP_RETRIES": "0",
+    }.items():
+        monkeypatch.setenv(key, value)
+
+    result = cookies.bake(extra_context={"package_manager": package_manager})
+    stderr = capfd.readouterr().err
+
+    assert result.exit_code == 0 and result.exception is None
+    assert "warning: could not create" in stderr
+    assert "run `make lock` in my-service/" in stderr
+    project = Path(result.project_path)
+    assert (project / "pyproject.toml").is_file()
+    assert not any((project / name).exists() for name in LOCK_FILES[package_manager])

@@ -1,0 +1,137 @@
+"""Rendering: every combination of the options bakes into a clean, lint-free, complete project.
+
+Cheap checks on the full cross product; the expensive ones (installing, running) are in
+test_generated_projects.py on a chosen few.
+"""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers import (
+    PYPROJECT_BACKENDS,
+    all_combinations,
+    bake,
+    choices,
+    numbered_ids,
+    run,
+    text_files,
+    tool,
+)
+
+COMBINATIONS = all_combinations()
+LEFTOVER_JINJA = re.compile(r"{{|}}|{%|%}|{#|cookiecutter\.")
+# Not Jinja: GitHub Actions expressions and docker/metadata-action's tag patterns.
+OTHER_TEMPLATE_LANGUAGES = re.compile(r"\$\{\{.*?\}\}|\{\{(?:version|major|minor|patch)\}\}")
+
+
+def expected_paths(context: dict[str, str], package: str) -> dict[str, bool]:
+    """Which paths must exist (True) or must not (False) for these answers."""
+    package_dir = f"src/{package}" if context["layout"] == "src" else package
+    has_db = context["database"] != "none"
+    return {
+        f"{package_dir}/__init__.py": True,
+        f"{package_dir}/app.py": True,
+        "src": context["layout"] == "src",
+        "alembic.ini": has_db,
+        "migrations/env.py": has_db,
+        "migrations/versions": has_db,
+        f"{package_dir}/db.py": has_db,
+        f"{package_dir}/models.py": has_db,
+        f"{package_dir}/items.py": has_db,
+        "tests/test_items.py": has_db,
+        "tests/test_migrations.py": has_db,
+        ".github/workflows/ci.yml": context["ci"] == "github",
+        ".github": context["ci"] == "github",
+        "LICENSE": True,
+        "licenses": False,
+        "README.md": True,
+        "Makefile": True,
+        ".cruft.json": True,
+    }
+
+
+def check_pyproject(project: Path, context: dict[str, str], package: str) -> None:
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    meta = pyproject["project"]
+    dependencies = " ".join(meta["dependencies"])
+    assert meta["name"] == project.name
+    assert meta["requires-python"] == f">={context['python_version']}"
+    assert meta["scripts"] == {project.name: f"{package}.cli:main"}
+    assert ("psycopg[binary]" in dependencies) == (context["database"] == "postgresql")
+    assert ("sqlalchemy" in dependencies) == (context["database"] != "none")
+    assert pyproject["build-system"]["build-backend"] == PYPROJECT_BACKENDS[context["package_manager"]]
+    if context["package_manager"] == "pip":
+        # The first incident's shape: an explicit package list the image build must honour.
+        assert pyproject["tool"]["setuptools"]["packages"] == [package]
+        assert "dev" in meta["optional-dependencies"]
+    else:
+        assert "dev" in pyproject["dependency-groups"]
+
+
+@pytest.mark.parametrize("context", COMBINATIONS, ids=numbered_ids(COMBINATIONS))
+def test_every_combination_bakes_clean_and_complete(cookies: Any, context: dict[str, str]) -> None:
+    project = bake(cookies, **context)
+    package = "my_service"
+
+    for path in [project, *project.rglob("*")]:
+        assert not LEFTOVER_JINJA.search(path.name), f"unrendered path {path}"
+    for path in text_files(project):
+        if path.name != "script.py.mako":  # Alembic's own template language
+            text = OTHER_TEMPLATE_LANGUAGES.sub("", path.read_text())
+            assert not re.search(r"{{|{%", text), f"unrendered Jinja in {path}"
+
+    for relative, present in expected_paths(context, package).items():
+        assert (project / relative).exists() == present, f"{relative} should exist: {present}"
+    assert not [d for d in project.rglob("*") if d.is_dir() and not any(d.iterdir())]
+
+    check_pyproject(project, context, package)
+    for path in [*project.rglob("*.yml"), *project.rglob("*.yaml")]:
+        assert yaml.safe_load(path.read_text()), f"{path} is empty or invalid"
+
+    run([tool("ruff"), "check", "--no-cache", "."], cwd=project)
+    run([tool("ruff"), "format", "--check", "--no-cache", "."], cwd=project)
+
+
+@pytest.mark.parametrize("license_name", choices("license"))
+def test_each_license_bakes_with_its_text_and_metadata(cookies: Any, license_name: str) -> None:
+    project = bake(cookies, license=license_name, author_name="Ada Lovelace")
+    text = (project / "LICENSE").read_text()
+    meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    expected = {
+        "MIT": ("MIT License", "MIT"),
+        "Apache-2.0": ("Apache License", "Apache-2.0"),
+        "proprietary": ("All rights reserved", "LicenseRef-Proprietary"),
+    }[license_name]
+    assert expected[0] in text
+    assert meta["license"] == expected[1]
+    if license_name != "Apache-2.0":
+        assert "Ada Lovelace" in text
+
+
+def test_free_text_answers_with_quotes_stay_valid_toml_and_python(cookies: Any) -> None:
+    answers = {
+        "project_name": 'Ada\'s "Quoted" Service',
+        "project_slug": "ada-service",
+        "description": 'Says "hi" \\ and \'bye\'',
+        "author_name": "O'Brien \"Bob\"",
+    }
+    project = bake(cookies, **answers)
+    meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert meta["description"] == answers["description"]
+    assert meta["authors"][0]["name"] == answers["author_name"]
+    run([tool("ruff"), "check", "--no-cache", "."], cwd=project)
+
+
+def test_the_recorded_answers_are_what_cruft_reads(cookies: Any) -> None:
+    project = bake(cookies, database="sqlite", layout="flat")
+    state = json.loads((project / ".cruft.json").read_text())
+    answers = state["context"]["cookiecutter"]
+    assert state["template"] == answers["_template"]
+    assert (answers["database"], answers["layout"]) == ("sqlite", "flat")
+    assert not {"_output_dir", "_repo_dir", "_lock"} & answers.keys()
