@@ -3,6 +3,7 @@ import sys
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 {%- if cookiecutter.database != "none" %}
 from sqlalchemy import Engine
 {%- endif %}
@@ -13,13 +14,14 @@ from {{ cookiecutter.package_name }}.schema import alembic_config, current_revis
 {%- endif %}
 
 
+@pytest.mark.parametrize(("workers", "builds_the_app_itself"), [("1", True), ("3", False)])
 def test_serve_runs_uvicorn_with_the_settings_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, workers: str, builds_the_app_itself: bool
 ) -> None:
-    calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(cli.uvicorn, "run", lambda app, **options: calls.append(options))
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(cli.uvicorn, "run", lambda app, **options: calls.append((app, options)))
     monkeypatch.setenv("PORT", "9001")
-    monkeypatch.setenv("WORKERS", "3")
+    monkeypatch.setenv("WORKERS", workers)
     monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.0/8")
 {%- if cookiecutter.database == "postgresql" %}
     monkeypatch.setenv("DATABASE_URL", "postgresql://user@db/app")
@@ -27,11 +29,13 @@ def test_serve_runs_uvicorn_with_the_settings_from_the_environment(
 
     assert cli.main(["serve"]) == 0
 
-    (options,) = calls
+    ((app, options),) = calls
+    assert isinstance(app, FastAPI) is builds_the_app_itself
     assert options["port"] == 9001
-    assert options["workers"] == 3
     assert options["forwarded_allow_ips"] == "10.0.0.0/8"
     assert options["proxy_headers"] is True
+    if not builds_the_app_itself:
+        assert (app, options["factory"], options["workers"]) == (cli.APP_FACTORY, True, 3)
 
 
 def test_the_module_runs_as_a_command(monkeypatch: pytest.MonkeyPatch) -> None:

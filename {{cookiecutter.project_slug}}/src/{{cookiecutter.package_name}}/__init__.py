@@ -1,4 +1,4 @@
-"""{{ cookiecutter.description }}"""
+"""The {{ cookiecutter.project_slug }} service."""
 
 from importlib.metadata import version
 

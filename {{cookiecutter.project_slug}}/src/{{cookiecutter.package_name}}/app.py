@@ -7,11 +7,11 @@ from fastapi import FastAPI
 
 from {{ cookiecutter.package_name }} import __version__, health{% if cookiecutter.database != "none" %}, items{% endif %}
 {%- if cookiecutter.database != "none" %}
-from {{ cookiecutter.package_name }}.db import create_db_engine
+from {{ cookiecutter.package_name }}.db import lazy_engine
 {%- endif %}
 from {{ cookiecutter.package_name }}.logs import RequestIdMiddleware, configure_logging
 {%- if cookiecutter.database != "none" %}
-from {{ cookiecutter.package_name }}.schema import alembic_config, head_revision, schema_is_current
+from {{ cookiecutter.package_name }}.schema import schema_is_current
 {%- endif %}
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -20,18 +20,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
 {%- if cookiecutter.database != "none" %}
-    engine = create_db_engine(settings.database_url)
+    engine = lazy_engine(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        engine.dispose()
+        engine().dispose()
 
     app = FastAPI(title={{ cookiecutter.project_name | tojson }}, version=__version__, lifespan=lifespan)
     app.state.engine = engine
-    app.state.readiness_checks = [
-        schema_is_current(engine, expected=head_revision(alembic_config())),
-    ]
+    app.state.readiness_checks = [schema_is_current(engine)]
 {%- else %}
     app = FastAPI(title={{ cookiecutter.project_name | tojson }}, version=__version__)
     # Add a check here for each dependency (a database, a queue) the service can't work without.

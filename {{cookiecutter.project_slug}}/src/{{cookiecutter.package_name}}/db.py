@@ -1,6 +1,7 @@
 """The engine, request-scoped sessions and the declarative base every model derives from."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import cache, partial
 from pathlib import Path
 
 from fastapi import Request
@@ -32,7 +33,12 @@ def create_db_engine(url: str) -> Engine:
     return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
 
 
+def lazy_engine(url: str) -> Callable[[], Engine]:
+    """The engine, created on first call: importing the driver then doesn't delay start-up."""
+    return cache(partial(create_db_engine, url))
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """A session per request (a FastAPI dependency), closed when the response is sent."""
-    with Session(request.app.state.engine) as session:
+    with Session(request.app.state.engine()) as session:
         yield session
