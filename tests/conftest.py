@@ -8,10 +8,11 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.helpers import TEMPLATE
+from tests.helpers import FULL_RUNS, TEMPLATE, project_env
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -80,3 +81,24 @@ def new_database(postgres: str) -> Callable[[], str]:
         return f"{postgres}/{name}"
 
     return create
+
+
+@pytest.fixture(scope="session")
+def locked_project(cookies_session: Any) -> Callable[[str], Path]:
+    """Bakes a FULL_RUNS combination with real locking, once per session (a pip lock takes
+    minutes); callers must not modify the project (copy it first)."""
+    baked: dict[str, Path] = {}
+
+    def bake(key: str) -> Path:
+        if key not in baked:
+            context = FULL_RUNS[key]
+            with pytest.MonkeyPatch.context() as env:
+                # The post-gen hook's `make lock` inherits this process's environment.
+                for name, value in project_env(context["python_version"]).items():
+                    env.setenv(name, value)
+                result = cookies_session.bake(extra_context=context)
+            assert result.exception is None, result.exception
+            baked[key] = Path(result.project_path)
+        return baked[key]
+
+    return bake

@@ -17,9 +17,15 @@ TEMPLATE = Path(__file__).resolve().parents[1]
 COOKIECUTTER_JSON = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 
 # The options that change which files a project has or what they say.
-FILE_CHANGING_OPTIONS = ("python_version", "layout", "package_manager", "database", "ci")
+FILE_CHANGING_OPTIONS = (
+    "python_version",
+    "layout",
+    "package_manager",
+    "database",
+    "ci",
+)
 
-PYPROJECT_BACKENDS = {"uv": "hatchling.build", "pip": "setuptools.build_meta"}
+PYPROJECT_BACKENDS = {"uv": "uv_build", "pip": "setuptools.build_meta"}
 
 
 def choices(option: str) -> list[str]:
@@ -29,7 +35,9 @@ def choices(option: str) -> list[str]:
 def all_combinations() -> list[dict[str, str]]:
     """The full cross product of the file-changing options."""
     values = [choices(option) for option in FILE_CHANGING_OPTIONS]
-    return [dict(zip(FILE_CHANGING_OPTIONS, combo, strict=True)) for combo in itertools.product(*values)]
+    return [
+        dict(zip(FILE_CHANGING_OPTIONS, combo, strict=True)) for combo in itertools.product(*values)
+    ]
 
 
 def combination_id(context: Mapping[str, Any]) -> str:
@@ -118,7 +126,10 @@ def project_env(python_version: str) -> dict[str, str]:
 
 
 PRE_GEN_HOOK = TEMPLATE / "hooks" / "pre_gen_project.py"
-NAMES_BEGIN, NAMES_END = "# BEGIN dependency import names\n", "# END dependency import names\n"
+NAMES_BEGIN, NAMES_END = (
+    "# BEGIN dependency import names\n",
+    "# END dependency import names\n",
+)
 
 
 def dependency_import_names() -> set[str]:
@@ -132,3 +143,49 @@ def installed_import_names(python: Path) -> set[str]:
     code = "import importlib.metadata as m; print(*m.packages_distributions())"
     result = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
     return {name for name in result.stdout.split() if re.fullmatch(r"[a-z][a-z0-9_]*", name)}
+
+
+# The combinations run fully: locked, installed, checked; the first four are also built into images.
+FULL_RUNS = {
+    combination_id(context): context
+    for context in [
+        {
+            "layout": "src",
+            "package_manager": "uv",
+            "database": "postgresql",
+            "python_version": "3.13",
+        },
+        {
+            "layout": "flat",
+            "package_manager": "pip",
+            "database": "postgresql",
+            "python_version": "3.11",
+            "package_name": "backend",
+        },
+        {
+            "layout": "src",
+            "package_manager": "pip",
+            "database": "sqlite",
+            "python_version": "3.13",
+            "port": "8082",
+        },
+        {
+            "layout": "flat",
+            "package_manager": "uv",
+            "database": "none",
+            "python_version": "3.11",
+        },
+        {
+            "layout": "src",
+            "package_manager": "uv",
+            "database": "sqlite",
+            "python_version": "3.12",
+        },
+    ]
+}
+
+
+def full_run_params() -> list[Any]:
+    """FULL_RUNS keys as fixture params, grouped so that pytest-xdist sends every test of one
+    combination (full run and image) to the same worker, which then bakes it once."""
+    return [pytest.param(key, marks=pytest.mark.xdist_group(key)) for key in FULL_RUNS]

@@ -29,7 +29,15 @@ PINNED_USES = re.compile(
     r"^\s*(?:- )?uses: [\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40} # v\d+(?:\.\d+)*$"
 )
 # What the jobs run: the same commands a developer runs locally.
-JOB_TARGETS = {"install", "lint", "typecheck", "test", "audit", "docker-smoke", "template-check"}
+JOB_TARGETS = {
+    "install",
+    "lint",
+    "typecheck",
+    "test",
+    "audit",
+    "docker-smoke",
+    "template-check",
+}
 MAKE_CALL = re.compile(r"(?:^|[;&|(]\s*)make\s+([^\n;&|)]+)", re.MULTILINE)
 
 
@@ -94,7 +102,9 @@ def make_calls(workflow: dict[str, Any]) -> list[tuple[str, list[str]]]:
 def make_targets(project: Path) -> set[str]:
     """Targets make knows with a recipe or prerequisites (a bare .PHONY entry is neither)."""
     database = run(
-        ["make", "--print-data-base", "--question", "--no-builtin-rules"], cwd=project, check=False
+        ["make", "--print-data-base", "--question", "--no-builtin-rules"],
+        cwd=project,
+        check=False,
     ).stdout
     targets = set()
     for block in database.split("\n\n"):
@@ -115,7 +125,10 @@ def check_schema(schema: str, *paths: Path) -> None:
 
 def check_zizmor(path: Path) -> None:
     """zizmor's offline audits report nothing of medium severity or above."""
-    run([tool("zizmor"), "--offline", "--min-severity", "medium", path.name], cwd=path.parent)
+    run(
+        [tool("zizmor"), "--offline", "--min-severity", "medium", path.name],
+        cwd=path.parent,
+    )
 
 
 def assert_hardened(workflow_path: Path) -> dict[str, Any]:
@@ -151,7 +164,9 @@ def test_generated_workflows_and_dependabot_configs_match_githubs_schemas(
     check_schema("dependabot", *(p / ".github/dependabot.yml" for p in projects.values()))
 
 
-def test_zizmor_finds_nothing_of_medium_severity_or_above_in_the_project(project: Path) -> None:
+def test_zizmor_finds_nothing_of_medium_severity_or_above_in_the_project(
+    project: Path,
+) -> None:
     check_zizmor(project)  # the workflow, dependabot.yml and .pre-commit-config.yaml
 
 
@@ -163,10 +178,15 @@ def test_generated_workflow_pins_actions_grants_least_privilege_and_keeps_no_tok
         name for name, job in workflow["jobs"].items() if "write" in job["permissions"].values()
     }
     assert writers == {"publish"}, "only the job that pushes the image may write"
-    assert workflow["jobs"]["publish"]["permissions"] == {"contents": "read", "packages": "write"}
+    assert workflow["jobs"]["publish"]["permissions"] == {
+        "contents": "read",
+        "packages": "write",
+    }
 
 
-def test_every_make_target_the_workflow_runs_is_in_the_generated_makefile(project: Path) -> None:
+def test_every_make_target_the_workflow_runs_is_in_the_generated_makefile(
+    project: Path,
+) -> None:
     workflow = load(project / ".github/workflows/ci.yml")
     calls = make_calls(workflow)
     called = {target for target, _ in calls}
@@ -194,7 +214,9 @@ def test_tests_run_against_a_postgres_service_exactly_when_the_database_is_postg
     assert step_index(job, lambda s: runs(s, "make test")) < job["steps"].index(upload)
 
 
-def test_the_image_is_smoke_tested_and_scanned_before_publish_pushes_it(project: Path) -> None:
+def test_the_image_is_smoke_tested_and_scanned_before_publish_pushes_it(
+    project: Path,
+) -> None:
     jobs = load(project / ".github/workflows/ci.yml")["jobs"]
     docker = jobs["docker"]
     build = step_index(docker, lambda s: uses(s, "docker/build-push-action"))
@@ -215,7 +237,11 @@ def test_the_image_is_smoke_tested_and_scanned_before_publish_pushes_it(project:
 
     publish = jobs["publish"]
     assert set(publish["needs"]) == set(jobs) - {"publish", "template-check"}
-    for condition in ("github.event_name != 'pull_request'", "default_branch", "'refs/tags/'"):
+    for condition in (
+        "github.event_name != 'pull_request'",
+        "default_branch",
+        "'refs/tags/'",
+    ):
         assert condition in publish["if"]
     push = publish["steps"][step_index(publish, lambda s: uses(s, "docker/build-push-action"))]
     inputs = push["with"]
@@ -228,17 +254,24 @@ def test_the_image_is_smoke_tested_and_scanned_before_publish_pushes_it(project:
     assert any(uses(step, "docker/metadata-action") for step in publish["steps"])
 
 
-def test_the_weekly_run_rebuilds_the_image_from_a_fresh_base_without_cache(project: Path) -> None:
+def test_the_weekly_run_rebuilds_the_image_from_a_fresh_base_without_cache(
+    project: Path,
+) -> None:
     workflow = load(project / ".github/workflows/ci.yml")
     assert triggers(workflow)["schedule"][0]["cron"]
     for name in ("docker", "publish"):
         job = workflow["jobs"][name]
         build = job["steps"][step_index(job, lambda s: uses(s, "docker/build-push-action"))]
         for flag in ("no-cache", "pull"):
-            assert build["with"][flag] == "${{ github.event_name == 'schedule' }}", (name, flag)
+            assert build["with"][flag] == "${{ github.event_name == 'schedule' }}", (
+                name,
+                flag,
+            )
 
 
-def test_registry_and_image_name_are_set_once_at_the_top_with_a_ghcr_default(project: Path) -> None:
+def test_registry_and_image_name_are_set_once_at_the_top_with_a_ghcr_default(
+    project: Path,
+) -> None:
     workflow = load(project / ".github/workflows/ci.yml")
     assert workflow["env"]["REGISTRY"] == "ghcr.io"
     assert workflow["env"]["IMAGE_NAME"] == "${{ github.repository }}"
@@ -255,7 +288,9 @@ def test_template_check_reports_without_failing_the_run(project: Path) -> None:
     assert "::warning" in warning["run"]
 
 
-def test_dependabot_updates_python_packages_actions_and_the_base_image(project: Path) -> None:
+def test_dependabot_updates_python_packages_actions_and_the_base_image(
+    project: Path,
+) -> None:
     manager = answers(project)["package_manager"]
     updates = load(project / ".github/dependabot.yml")["updates"]
     ecosystems = {update["package-ecosystem"] for update in updates}
@@ -301,7 +336,10 @@ def test_template_ci_runs_the_whole_suite_hardened_like_the_generated_workflows(
 
     # One commit per action across the template's and the generated workflows.
     pins: dict[str, set[str]] = {}
-    for path in [TEMPLATE_WORKFLOW, *(p / ".github/workflows/ci.yml" for p in projects.values())]:
+    for path in [
+        TEMPLATE_WORKFLOW,
+        *(p / ".github/workflows/ci.yml" for p in projects.values()),
+    ]:
         for step in steps(load(path)):
             if "uses" in step:
                 action, commit = step["uses"].split("@")

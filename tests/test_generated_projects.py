@@ -18,36 +18,14 @@ from typing import Any
 import pytest
 
 from tests.helpers import (
-    combination_id,
+    FULL_RUNS,
     dependency_import_names,
+    full_run_params,
     installed_import_names,
     project_env,
     run,
 )
 
-FULL_RUNS = {
-    combination_id(context): context
-    for context in [
-    {"layout": "src", "package_manager": "uv", "database": "postgresql", "python_version": "3.13"},
-    {
-        "layout": "flat",
-        "package_manager": "pip",
-        "database": "postgresql",
-        "python_version": "3.11",
-        "package_name": "backend",
-    },
-    {
-        "layout": "src",
-        "package_manager": "pip",
-        "database": "sqlite",
-        "python_version": "3.13",
-        "port": "8082",
-    },
-    {"layout": "flat", "package_manager": "uv", "database": "none", "python_version": "3.11"},
-    {"layout": "src", "package_manager": "uv", "database": "sqlite", "python_version": "3.12"},
-    ]
-}
-WITH_DATABASE = [key for key, context in FULL_RUNS.items() if context["database"] != "none"]
 LOCK_FILES = {"uv": ["uv.lock"], "pip": ["requirements.lock", "requirements-dev.lock"]}
 
 
@@ -61,19 +39,11 @@ class Project:
         return run(["make", *targets], cwd=self.path, env={**self.env, **env})
 
 
-@pytest.fixture(scope="module", params=list(FULL_RUNS))
-def project(request: pytest.FixtureRequest, cookies_session: Any) -> Project:
+@pytest.fixture(scope="module", params=full_run_params())
+def project(request: pytest.FixtureRequest, locked_project: Callable[[str], Path]) -> Project:
     """Baked with locking on (the post-gen hook runs `make lock`), then `make install`."""
     context = FULL_RUNS[request.param]
-    env = project_env(context["python_version"])
-    os.environ.update(env)  # the post-gen hook's `make lock` inherits this process's environment
-    try:
-        result = cookies_session.bake(extra_context=context)
-    finally:
-        for key in env:
-            os.environ.pop(key)
-    assert result.exception is None, result.exception
-    baked = Project(Path(result.project_path), context, env)
+    baked = Project(locked_project(request.param), context, project_env(context["python_version"]))
     baked.make("install")
     return baked
 
@@ -101,7 +71,11 @@ def test_tests_pass_with_coverage_on_sqlite(project: Project) -> None:
     assert "Required test coverage of 90" in output
 
 
-@pytest.mark.parametrize("project", WITH_DATABASE, indirect=True)
+@pytest.mark.parametrize(
+    "project",
+    [p for p in full_run_params() if FULL_RUNS[p.values[0]]["database"] != "none"],
+    indirect=True,
+)
 def test_tests_pass_on_postgresql(project: Project, new_database: Callable[[], str]) -> None:
     project.make("test", TEST_DATABASE_URL=new_database())
 
@@ -135,7 +109,9 @@ def test_make_dev_serves_healthz_with_no_configuration(project: Project) -> None
         server.wait(timeout=20)
 
 
-def test_every_installed_import_name_is_refused_as_a_package_name(project: Project) -> None:
+def test_every_installed_import_name_is_refused_as_a_package_name(
+    project: Project,
+) -> None:
     own = project.context.get("package_name", "my_service")
     installed = installed_import_names(project.path / ".venv/bin/python") - {own}
     missing = installed - dependency_import_names()

@@ -59,19 +59,24 @@ def expected_paths(context: dict[str, str], package: str) -> dict[str, bool]:
 def check_pyproject(project: Path, context: dict[str, str], package: str) -> None:
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     meta = pyproject["project"]
+    src_layout = context["layout"] == "src"
     dependencies = " ".join(meta["dependencies"])
     assert meta["name"] == project.name
     assert meta["requires-python"] == f">={context['python_version']}"
     assert meta["scripts"] == {project.name: f"{package}.cli:main"}
     assert ("psycopg[binary]" in dependencies) == (context["database"] == "postgresql")
     assert ("sqlalchemy" in dependencies) == (context["database"] != "none")
-    assert pyproject["build-system"]["build-backend"] == PYPROJECT_BACKENDS[context["package_manager"]]
+    assert (
+        pyproject["build-system"]["build-backend"] == PYPROJECT_BACKENDS[context["package_manager"]]
+    )
     if context["package_manager"] == "pip":
         # The first incident's shape: an explicit package list the image build must honour.
         assert pyproject["tool"]["setuptools"]["packages"] == [package]
         assert "dev" in meta["optional-dependencies"]
     else:
         assert "dev" in pyproject["dependency-groups"]
+        backend = pyproject["tool"]["uv"]["build-backend"]
+        assert backend == {"module-name": package, "module-root": "src" if src_layout else ""}
 
 
 @pytest.mark.parametrize("context", COMBINATIONS, ids=numbered_ids(COMBINATIONS))
@@ -118,8 +123,8 @@ def test_free_text_answers_with_quotes_stay_valid_toml_and_python(cookies: Any) 
     answers = {
         "project_name": 'Ada\'s "Quoted" Service',
         "project_slug": "ada-service",
-        "description": 'Says "hi" \\ and \'bye\'',
-        "author_name": "O'Brien \"Bob\"",
+        "description": "Says \"hi\" \\ and 'bye'",
+        "author_name": 'O\'Brien "Bob"',
     }
     project = bake(cookies, **answers)
     meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
@@ -135,3 +140,12 @@ def test_the_recorded_answers_are_what_cruft_reads(cookies: Any) -> None:
     assert state["template"] == answers["_template"]
     assert (answers["database"], answers["layout"]) == ("sqlite", "flat")
     assert not {"_output_dir", "_repo_dir", "_lock"} & answers.keys()
+
+
+@pytest.mark.parametrize("database", choices("database"))
+def test_the_compose_file_is_valid_for_each_database(cookies: Any, database: str) -> None:
+    project = bake(cookies, database=database)
+    run([tool("docker-compose"), "--file", "compose.yaml", "config", "--quiet"], cwd=project)
+    services = yaml.safe_load((project / "compose.yaml").read_text())["services"]
+    assert ("migrate" in services) == (database != "none")
+    assert ("db" in services) == (database == "postgresql")

@@ -153,7 +153,10 @@ def test_update_brings_in_the_template_change_and_keeps_local_edits(
 ) -> None:
     project = bake_at("v0.1.0", "svc", tmp_path)
     state = json.loads((project / ".cruft.json").read_text())
-    assert (state["template"], state["commit"]) == (template.url, template.commits["v0.1.0"])
+    assert (state["template"], state["commit"]) == (
+        template.url,
+        template.commits["v0.1.0"],
+    )
     edit_and_commit(project, "README.md", README_NOTE)
 
     run([tool("cruft"), "update", "--skip-apply-ask"], cwd=project, env=tools_env)
@@ -220,7 +223,13 @@ def test_fleet_reports_then_updates_a_fleet_that_is_current_behind_and_conflicti
     # The test command passes only where the update has brought the template's change in.
     test_command = f"grep -qF '{TEMPLATE_CHANGE.strip()}' Makefile"
     applied = fleet(
-        tools_env, tmp_path, "--dir", str(services), "--apply", "--test-command", test_command
+        tools_env,
+        tmp_path,
+        "--dir",
+        str(services),
+        "--apply",
+        "--test-command",
+        test_command,
     )
 
     assert applied.returncode == 1, applied.stdout + applied.stderr
@@ -242,7 +251,12 @@ def test_fleet_reports_tests_failing_after_an_update_and_keeps_it_to_fix(
     project = bake_at("v0.1.0", "svc", tmp_path)
 
     status, rows = fleet_json(
-        tools_env, tmp_path, "svc", "--apply", "--test-command", "echo 2 tests failed >&2; exit 1"
+        tools_env,
+        tmp_path,
+        "svc",
+        "--apply",
+        "--test-command",
+        "echo 2 tests failed >&2; exit 1",
     )
 
     assert status == 1
@@ -269,7 +283,10 @@ def test_fleet_refuses_to_update_a_service_with_uncommitted_changes(
 def test_make_template_check_says_whether_the_project_is_behind(
     bake_at: Bake, tools_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = {**tools_env, "UV_PYTHON_DOWNLOADS": "never"}  # uvx runs cruft on any Python there is
+    env = {
+        **tools_env,
+        "UV_PYTHON_DOWNLOADS": "never",
+    }  # uvx runs cruft on any Python there is
     behind = bake_at("v0.1.0", "behind", tmp_path, package_manager="uv")
     current = bake_at("v0.2.0", "current", tmp_path, package_manager="uv")
 
