@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import FULL_RUNS, TEMPLATE, project_env
+from tests.helpers import FULL_RUNS, TEMPLATE, machine_share, project_env
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -96,7 +96,8 @@ def locked_project(cookies_session: Any) -> Callable[[str], Path]:
                 # The post-gen hook's `make lock` inherits this process's environment.
                 for name, value in project_env(context["python_version"]).items():
                     env.setenv(name, value)
-                result = cookies_session.bake(extra_context=context)
+                with machine_share():  # locking a pip project keeps a core busy for minutes
+                    result = cookies_session.bake(extra_context=context)
             assert result.exception is None, result.exception
             baked[key] = Path(result.project_path)
         return baked[key]

@@ -1,5 +1,6 @@
 """Plain helpers shared by the template's tests: the options, baking, running commands."""
 
+import fcntl
 import itertools
 import json
 import os
@@ -7,7 +8,9 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +70,28 @@ def text_files(project: Path) -> Iterator[Path]:
             yield path
 
 
+QUIET_LOCK = Path(tempfile.gettempdir()) / "template-tests-quiet-machine.lock"
+_holding_exclusive = False
+
+
+@contextmanager
+def machine_share(exclusive: bool = False) -> Iterator[None]:
+    """Commands of all test workers share the machine; a timing measurement takes it exclusively,
+    waiting for the other workers' running commands and holding back their next ones."""
+    global _holding_exclusive
+    if _holding_exclusive:  # this process already has the machine to itself
+        yield
+        return
+    with QUIET_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        _holding_exclusive = exclusive
+        try:
+            yield
+        finally:
+            _holding_exclusive = False
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def run(
     command: list[str] | str,
     cwd: Path,
@@ -75,16 +100,17 @@ def run(
     check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command, capturing output; on failure, fail the test with that output."""
-    result = subprocess.run(
-        command,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        shell=isinstance(command, str),
-        check=False,
-    )
+    with machine_share():
+        result = subprocess.run(
+            command,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            shell=isinstance(command, str),
+            check=False,
+        )
     if check and result.returncode != 0:
         pytest.fail(
             f"`{command}` in {cwd} exited {result.returncode}\n"
