@@ -1,6 +1,5 @@
 """Fixtures shared across the template's test modules."""
 
-import glob
 import os
 import shutil
 import socket
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import FULL_RUNS, TEMPLATE, machine_share, project_env
+from tests.helpers import FULL_RUNS, TEMPLATE, machine_share, postgres_bin, project_env
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -24,19 +23,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def postgres_bin(name: str) -> str:
-    found = shutil.which(name) or next(
-        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
-    )
-    if found is None:
-        pytest.fail(
-            f"{name} not found: these tests need a PostgreSQL server installation "
-            "(Debian: apt-get install postgresql); .ci/run installs it",
-            pytrace=False,
-        )
-    return found
 
 
 @pytest.fixture(scope="session")

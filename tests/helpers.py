@@ -1,6 +1,7 @@
 """Plain helpers shared by the template's tests: the options, baking, running commands."""
 
 import fcntl
+import glob
 import itertools
 import json
 import os
@@ -215,3 +216,16 @@ def full_run_params() -> list[Any]:
     """FULL_RUNS keys as fixture params, grouped so that pytest-xdist sends every test of one
     combination (full run and image) to the same worker, which then bakes it once."""
     return [pytest.param(key, marks=pytest.mark.xdist_group(key)) for key in FULL_RUNS]
+
+
+def postgres_bin(name: str) -> str:
+    found = shutil.which(name) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
+    )
+    if found is None:
+        pytest.fail(
+            f"{name} not found: these tests need a PostgreSQL server installation "
+            "(Debian: apt-get install postgresql); .ci/run installs it",
+            pytrace=False,
+        )
+    return found

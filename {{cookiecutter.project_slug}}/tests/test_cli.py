@@ -1,5 +1,6 @@
 import runpy
 import sys
+from importlib.metadata import version
 from typing import Any
 
 import pytest
@@ -8,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 {%- endif %}
 
-from {{ cookiecutter.package_name }} import cli
+from {{ cookiecutter.package_name }} import __version__, cli
 {%- if cookiecutter.database != "none" %}
 from {{ cookiecutter.package_name }}.schema import alembic_config, current_revision, head_revision
 {%- endif %}
@@ -36,6 +37,10 @@ def test_serve_runs_uvicorn_with_the_settings_from_the_environment(
     assert options["proxy_headers"] is True
     if not builds_the_app_itself:
         assert (app, options["factory"], options["workers"]) == (cli.APP_FACTORY, True, 3)
+
+
+def test_the_package_version_is_the_released_one() -> None:
+    assert __version__ == version("{{ cookiecutter.project_slug }}")
 
 
 def test_the_module_runs_as_a_command(monkeypatch: pytest.MonkeyPatch) -> None:
