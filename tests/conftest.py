@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -11,18 +10,12 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import FULL_RUNS, TEMPLATE, machine_share, postgres_bin, project_env
+from tests.helpers import FULL_RUNS, TEMPLATE, free_port, machine_share, postgres_bin, project_env
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # pytest-cookies bakes `--template`; make it this checkout wherever pytest is started from.
     config.option.template = str(TEMPLATE)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ import pytest
 from tests.helpers import (
     FULL_RUNS,
     dependency_import_names,
+    free_port,
     full_run_params,
     installed_import_names,
     project_env,
@@ -98,8 +99,8 @@ def test_audit_runs_over_the_lock_and_reports_without_failing_the_suite(project:
 
 
 def test_make_dev_serves_healthz_with_no_configuration(project: Project) -> None:
-    port = project.context.get("port", "8000")
-    env = {**os.environ, **project.env}
+    port = str(free_port())  # not the project's own: other tests' services may be using it
+    env = {**os.environ, **project.env, "PORT": port}
     env.pop("DATABASE_URL", None)
     server = subprocess.Popen(
         ["make", "dev"],

@@ -23,7 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FULL_RUNS, full_run_params, machine_share, postgres_bin, run, tool
+from tests.helpers import (
+    FULL_RUNS,
+    free_port,
+    full_run_params,
+    machine_share,
+    postgres_bin,
+    run,
+    tool,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -75,10 +83,6 @@ class Image:
     @property
     def package(self) -> str:
         return self.context.get("package_name", "my_service")
-
-    @property
-    def port(self) -> str:
-        return self.context.get("port", "8000")
 
     @property
     def command(self) -> str:
@@ -160,6 +164,7 @@ def data_volume(image: Image, volume: str | None) -> list[str]:
 @dataclass
 class Container:
     id: str
+    port: int  # every container gets its own: they share the host's network
     run_at: float  # time.time() just before `docker run`
 
     def started_at(self) -> float:
@@ -181,9 +186,12 @@ def start(request: pytest.FixtureRequest) -> Iterator[Callable[..., Container]]:
     started: list[Container] = []
 
     def start_container(image: Image, *flags: str, command: tuple[str, ...] = ()) -> Container:
-        begin = time.time()
-        result = docker("run", "--detach", "--network", "host", *flags, image.tag, *command)
-        container = Container(result.stdout.strip(), begin)
+        port, begin = free_port(), time.time()
+        result = docker(
+            "run", "--detach", "--network", "host", "--env", f"PORT={port}", *flags,
+            image.tag, *command,
+        )  # fmt: skip
+        container = Container(result.stdout.strip(), port, begin)
         started.append(container)
         return container
 
@@ -193,10 +201,10 @@ def start(request: pytest.FixtureRequest) -> Iterator[Callable[..., Container]]:
 
 
 def http(
-    image: Image, method: str, path: str, body: dict[str, object] | None = None
+    container: Container, method: str, path: str, body: dict[str, object] | None = None
 ) -> tuple[int, object]:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{image.port}{path}",
+        f"http://127.0.0.1:{container.port}{path}",
         method=method,
         data=json.dumps(body).encode() if body is not None else None,
         headers={"Content-Type": "application/json"},
@@ -208,12 +216,14 @@ def http(
         return error.code, json.loads(error.read() or b"null")
 
 
-def wait_for_healthz(image: Image, container: Container, timeout: float = 30) -> float | None:
+def wait_for_healthz(container: Container, timeout: float = 30) -> float | None:
     """The time (time.time()) of the first 200 from /healthz; None if it never came."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{image.port}/healthz", timeout=1) as r:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{container.port}/healthz", timeout=1
+            ) as r:
                 if r.status == 200:
                     return time.time()
         except OSError:
@@ -293,7 +303,7 @@ def leftovers_problem(image: Image) -> str | None:
 
 def graceful_stop_problem(image: Image, start: Callable[..., Container], *flags: str) -> str | None:
     container = start(image, *flags)
-    if wait_for_healthz(image, container) is None:
+    if wait_for_healthz(container) is None:
         return f"never answered /healthz:\n{container.logs()[-2000:]}"
     began = time.monotonic()
     docker("stop", container.id, timeout=30)
@@ -376,7 +386,7 @@ def test_answers_healthz_within_a_second_of_starting_then_is_healthy_ready_and_s
     with machine_share(exclusive=True):
         for _ in range(8):
             container = start(image, *flags)
-            first_200 = wait_for_healthz(image, container)
+            first_200 = wait_for_healthz(container)
             assert first_200 is not None, container.logs()
             from_start.append(round(first_200 - container.started_at(), 3))
             from_run.append(round(first_200 - container.run_at, 3))
@@ -385,12 +395,12 @@ def test_answers_healthz_within_a_second_of_starting_then_is_healthy_ready_and_s
 
     container = start(image, "--health-interval", "1s", *flags)
     assert wait_until_healthy(container) == "healthy", container.logs()
-    assert http(image, "GET", "/readyz") == (200, {"status": "ready"})
+    assert http(container, "GET", "/readyz") == (200, {"status": "ready"})
     if image.context["database"] != "none":
-        status, item = http(image, "POST", "/items", {"name": "through the container"})
+        status, item = http(container, "POST", "/items", {"name": "through the container"})
         assert status == 201
-        assert http(image, "GET", "/items") == (200, [item])
-        assert http(image, "GET", f"/items/{item['id']}") == (200, item)  # type: ignore[index]
+        assert http(container, "GET", "/items") == (200, [item])
+        assert http(container, "GET", f"/items/{item['id']}") == (200, item)  # type: ignore[index]
 
 
 def test_healthy_with_a_read_only_root_and_no_capabilities(
@@ -411,7 +421,7 @@ def test_healthy_with_a_read_only_root_and_no_capabilities(
     ]
     container = start(image, "--health-interval", "1s", *hardened, *flags)
     assert wait_until_healthy(container) == "healthy", container.logs()
-    assert http(image, "GET", "/readyz")[0] == 200
+    assert http(container, "GET", "/readyz")[0] == 200
 
 
 def test_the_dockerfile_passes_hadolint_with_every_ignore_explained(
@@ -652,6 +662,6 @@ def test_make_docker_smoke_passes_on_the_built_image(image: Image) -> None:
     output = run(
         ["make", "docker-smoke", *variables],
         cwd=image.project,
-        env={"DOCKER_RUN_FLAGS": "--network host"},
+        env={"DOCKER_RUN_FLAGS": "--network host", "PORT": str(free_port())},
     ).stdout
     assert "/healthz answered 200" in output

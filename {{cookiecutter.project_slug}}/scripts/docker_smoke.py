@@ -2,7 +2,8 @@
 """Smoke-test a built image: it starts, answers /healthz, and stops cleanly on `docker stop`.
 
 Usage: scripts/docker_smoke.py IMAGE   (what `make docker-smoke` and CI run on a loaded image)
-Environment: DOCKER (the client, default docker), DOCKER_RUN_FLAGS (default: publish the port).
+Environment: DOCKER (the client, default docker), PORT (default {{ cookiecutter.port }}),
+DOCKER_RUN_FLAGS (default: publish the port).
 """
 
 import json
@@ -13,7 +14,7 @@ import sys
 import time
 import urllib.request
 
-PORT = "{{ cookiecutter.port }}"
+PORT = os.environ.get("PORT", "{{ cookiecutter.port }}")
 # The service only needs a syntactically valid URL to start; /healthz never touches the database.
 ENVIRONMENT = {{ '["--env", "DATABASE_URL=postgresql://smoke@127.0.0.1:9/smoke"]' if cookiecutter.database == "postgresql" else "[]" }}
 
@@ -30,7 +31,7 @@ def state(container: str) -> dict[str, object]:
 
 def main(image: str) -> int:
     flags = shlex.split(os.environ.get("DOCKER_RUN_FLAGS", f"--publish {PORT}:{PORT}"))
-    container = docker("run", "--detach", *flags, *ENVIRONMENT, image)
+    container = docker("run", "--detach", *flags, "--env", f"PORT={PORT}", *ENVIRONMENT, image)
     try:
         deadline = time.monotonic() + 30
         while True:
