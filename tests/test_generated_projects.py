@@ -98,18 +98,22 @@ def test_audit_runs_over_the_lock_and_reports_without_failing_the_suite(project:
         warnings.warn(f"make audit in {project.path.name}: {outcome[0]}", stacklevel=1)
 
 
-def test_make_dev_serves_healthz_with_no_configuration(project: Project) -> None:
+def test_make_dev_serves_healthz_with_no_configuration(project: Project, tmp_path: Path) -> None:
     port = str(free_port())  # not the project's own: other tests' services may be using it
     env = {**os.environ, **project.env, "PORT": port}
     env.pop("DATABASE_URL", None)
-    server = subprocess.Popen(
-        ["make", "dev"],
-        cwd=project.path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # `serve --reload` forks: stop the whole group
-    )
+    log = (
+        tmp_path / "make-dev.log"
+    )  # a file, not a pipe nobody reads: a full pipe blocks the server
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            ["make", "dev"],
+            cwd=project.path,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # `serve --reload` forks: stop the whole group
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -119,12 +123,15 @@ def test_make_dev_serves_healthz_with_no_configuration(project: Project) -> None
                     break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    output = server.stdout.read().decode() if server.stdout else ""
-                    pytest.fail(f"make dev never answered /healthz:\n{output[-4000:]}")
+                    pytest.fail(f"make dev never answered /healthz:\n{log.read_text()[-4000:]}")
                 time.sleep(0.3)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:  # a development server's shutdown is not under test
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
 def test_every_installed_import_name_is_refused_as_a_package_name(
