@@ -95,7 +95,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     git(repo, "init", "--quiet", "--initial-branch=main")
     commit_all(repo, "Template 0.1.0")
     git(repo, "tag", "v0.1.0")
-    makefile = repo / "{{cookiecutter.project_slug}}" / "Makefile"
+    makefile = repo / "{{cookiecutter.__project_dir}}" / "Makefile"
     makefile.write_text(makefile.read_text().rstrip("\n") + "\n" + TEMPLATE_CHANGE)
     commit_all(repo, "Template 0.2.0")
     git(repo, "tag", "v0.2.0")
