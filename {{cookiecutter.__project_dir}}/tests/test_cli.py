@@ -83,5 +83,6 @@ def test_migrate_brings_the_schema_to_head(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     assert cli.main(["migrate"]) == 0
-    assert current_revision(engine) == head_revision(alembic_config())
+    with engine.connect() as connection:
+        assert current_revision(connection) == head_revision(alembic_config())
 {%- endif %}

@@ -1,4 +1,11 @@
+from datetime import datetime
+from pathlib import Path
+
+import pytest
 from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
 
 
 def test_an_item_can_be_created_listed_and_fetched(client: TestClient) -> None:
@@ -9,6 +16,11 @@ def test_an_item_can_be_created_listed_and_fetched(client: TestClient) -> None:
 
     assert client.get("/items").json() == [item]
     assert client.get(f"/items/{item['id']}").json() == item
+
+
+def test_timestamps_carry_their_timezone(client: TestClient) -> None:
+    created_at = client.post("/items", json={"name": "dated"}).json()["created_at"]
+    assert datetime.fromisoformat(created_at).utcoffset() is not None
 
 
 def test_listing_pages_through_items(client: TestClient) -> None:
@@ -24,5 +36,71 @@ def test_a_missing_item_is_404(client: TestClient) -> None:
     assert response.json() == {"detail": "item 999 not found"}
 
 
-def test_an_empty_name_is_rejected(client: TestClient) -> None:
-    assert client.post("/items", json={"name": ""}).status_code == 422
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/items", {"name": ""}),
+        ("POST", "/items", {"name": "x" * 201}),
+        ("POST", "/items", {"name": "nul\x00byte"}),  # PostgreSQL text can't hold it
+        ("GET", f"/items/{2**31}", None),  # beyond the database's INTEGER
+        ("GET", "/items/0", None),
+        ("GET", f"/items?offset={2**63}", None),
+        ("GET", "/items?limit=101", None),
+    ],
+)
+def test_input_the_database_cannot_hold_is_a_422(
+    client: TestClient, method: str, path: str, body: dict[str, str] | None
+) -> None:
+    response = client.request(method, path, json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"]
+
+
+def test_malformed_json_is_a_422_with_a_json_body(client: TestClient) -> None:
+    response = client.post(
+        "/items", content=b'{"name": ', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_a_body_that_is_not_utf8_is_a_documented_400(client: TestClient) -> None:
+    response = client.post(
+        "/items", content=b'"\xe9"', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {"detail": "There was an error parsing the body"}
+    documented = client.get("/openapi.json").json()["paths"]["/items"]["post"]["responses"]
+    assert "400" in documented
+
+
+def test_a_wrong_method_is_a_405_listing_every_allowed_method(client: TestClient) -> None:
+    response = client.request("OPTIONS", "/items")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.json() == {"detail": "Method Not Allowed"}
+
+
+def test_an_unreachable_database_is_a_503_to_retry(tmp_path: Path) -> None:
+    unreachable = Settings(database_url=f"sqlite:///{tmp_path}")  # a directory can't be opened
+    with TestClient(create_app(unreachable)) as client:
+        response = client.get("/items")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"].isdigit()
+    assert response.json() == {"detail": "service temporarily unavailable, retry later"}
+
+
+def test_a_request_that_gets_no_connection_in_time_is_a_503(settings: Settings) -> None:
+    pool_of_one = {"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout": 0.1}
+    settings = settings.model_copy(update=pool_of_one)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        client.get("/readyz")  # creates the engine
+        assert client.portal is not None
+        held = client.portal.call(app.state.engine().connect().start)  # the pool's only connection
+        try:
+            response = client.get("/items")
+        finally:
+            client.portal.call(held.close)
+    assert response.status_code == 503
+    assert "Retry-After" in response.headers

@@ -43,6 +43,9 @@ def serve(settings: Settings, *, reload: bool) -> None:
         "log_config": None,  # keep the JSON logging configured in main()
         "proxy_headers": True,
         "forwarded_allow_ips": settings.forwarded_allow_ips,
+        # SIGTERM: stop accepting, finish requests in flight, close idle keep-alive connections;
+        # after this many seconds the rest are cancelled and the process exits anyway.
+        "timeout_graceful_shutdown": settings.graceful_shutdown_timeout,
     }
     if reload or settings.workers > 1:
         # Every process uvicorn starts imports and builds the app itself.

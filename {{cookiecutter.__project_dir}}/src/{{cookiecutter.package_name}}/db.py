@@ -1,12 +1,21 @@
-"""The engine, request-scoped sessions and the declarative base every model derives from."""
+"""Engines, request-scoped sessions, the declarative base, and the errors that mean "try later".
 
-from collections.abc import Callable, Iterator
-from functools import cache, partial
+Requests use an async engine, so a request waiting for a connection waits on the event loop, not
+in a thread: however many clients arrive, nothing deadlocks on the thread pool. Migrations and the
+tests use a plain engine on the same database (Alembic is synchronous).
+"""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Engine, MetaData, create_engine, make_url
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy import URL, DateTime, Dialect, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy.exc import OperationalError, TimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
 
 # Deterministic constraint names, so a later migration can alter or drop a constraint by name.
 NAMING_CONVENTION = {
@@ -17,28 +26,91 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# The database can't serve this request now (unreachable, or no pooled connection came free in
+# time); the app answers 503 with Retry-After instead of a 500.
+UNAVAILABLE = (OperationalError, TimeoutError)
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is timezone-aware on every database: SQLite stores none, so its values
+    (written in UTC, as CURRENT_TIMESTAMP is) come back marked as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
+def _sqlite_file(url: URL) -> None:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _use_wal(engine: Engine) -> None:
+    """Readers don't wait for the writer, and a commit doesn't wait for the disk to sync."""
+
+    @event.listens_for(engine, "connect")
+    def configure(connection: Any, _: object) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
 def create_db_engine(url: str) -> Engine:
+    """A plain engine: for migrations, the CLI and the tests."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        # FastAPI runs sync endpoints in a thread pool, so a connection may change threads.
-        return create_engine(parsed, connect_args={"check_same_thread": False})
-    # pre_ping replaces connections the server closed; the timeout keeps /readyz from hanging.
+        _sqlite_file(parsed)
+        engine = create_engine(parsed)
+        _use_wal(engine)
+        return engine
     return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
 
 
-def lazy_engine(url: str) -> Callable[[], Engine]:
-    """The engine, created on first call: importing the driver then doesn't delay start-up."""
-    return cache(partial(create_db_engine, url))
+def create_async_db_engine(
+    url: str, *, pool_size: int, max_overflow: int, pool_timeout: float
+) -> AsyncEngine:
+    """The engine requests use. A request that gets no connection within `pool_timeout` seconds
+    fails with TimeoutError (a 503): an overload sheds requests instead of queueing them forever."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _sqlite_file(parsed)
+        # SQLite has one writer at a time: one connection queues writes in the pool, on the event
+        # loop, instead of each connection polling for the file lock. Waits beyond the pool's
+        # timeout fail the same way.
+        engine = create_async_engine(
+            parsed.set(drivername="sqlite+aiosqlite"),
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=pool_timeout,
+            connect_args={"timeout": pool_timeout},
+        )
+        _use_wal(engine.sync_engine)
+        return engine
+    return create_async_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+        # pre_ping replaces connections the server closed (a restart, a failover).
+        pool_pre_ping=True,
+        # A server that doesn't answer fails the request after 5 s instead of hanging it.
+        connect_args={"connect_timeout": 5},
+    )
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session per request (a FastAPI dependency), closed when the response is sent."""
-    with Session(request.app.state.engine()) as session:
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session per request (a FastAPI dependency), closed when the request is done."""
+    async with AsyncSession(request.app.state.engine(), expire_on_commit=False) as session:
         yield session

@@ -6,8 +6,9 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Connection, Engine, func, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.health import ReadinessCheck
 
@@ -40,12 +41,11 @@ def head_revision(config: "Config") -> str | None:
     return ScriptDirectory.from_config(config).get_current_head()
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revision(connection: Connection) -> str | None:
     # Read directly: alembic's MigrationContext would log two lines on every readiness probe.
-    with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return None
-        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade_to_head(engine: Engine) -> None:
@@ -61,17 +61,18 @@ def upgrade_to_head(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def schema_is_current(engine: Callable[[], Engine]) -> ReadinessCheck:
+def schema_is_current(engine: Callable[[], AsyncEngine]) -> ReadinessCheck:
     """A readiness check: the database answers and its schema is at the latest migration."""
 
     @cache
     def expected() -> str | None:
         return head_revision(alembic_config())
 
-    def check() -> str | None:
+    async def check() -> str | None:
         try:
-            current = current_revision(engine())
-        except SQLAlchemyError:
+            async with engine().connect() as connection:
+                current = await connection.run_sync(current_revision)
+        except (SQLAlchemyError, OSError):
             return "database unreachable"
         if current != expected():
             return f"database schema at {current or 'no revision'}, expected {expected()}"

@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     # Proxies whose X-Forwarded-* headers are trusted (comma-separated IPs or CIDRs, or "*").
     forwarded_allow_ips: str = "127.0.0.1"
+    # On SIGTERM the server stops accepting and lets requests in flight finish for up to this
+    # long. Keep it below the orchestrator's grace period (Kubernetes: 30 s, less its preStop wait).
+    graceful_shutdown_timeout: int = Field(default=15, ge=1)
+{%- if cookiecutter.database != "none" %}
+    # Connections per process: pool_size kept open, up to max_overflow more under load. A request
+    # that gets none within pool_timeout seconds answers 503 (keep the sum within the database's
+    # max_connections divided by the number of processes).
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout: float = Field(default=10, gt=0)
+{%- endif %}
 {%- if cookiecutter.database == "postgresql" %}
 
     @field_validator("database_url")
