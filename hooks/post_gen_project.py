@@ -51,6 +51,19 @@ OPTIONAL_PATHS = [
 ]
 
 LOCK_FILES = {"uv": "uv.lock", "pip": "requirements.lock and requirements-dev.lock"}
+# The commands `make lock` runs, each with how to get it (the Makefile reads PYTHON like this).
+PYTHON = os.environ.get("PYTHON", "python{{ cookiecutter.python_version }}")
+LOCK_TOOLS = {
+    "make": "install it (Debian/Ubuntu: apt-get install make; macOS: xcode-select --install)"
+} | (
+    {"uv": "install it (https://docs.astral.sh/uv/getting-started/installation/)"}
+    if PACKAGE_MANAGER == "uv"
+    else {
+        PYTHON: "install Python {{ cookiecutter.python_version }} (python.org, pyenv, "
+        "`uv python install {{ cookiecutter.python_version }}` or your OS packages), or set PYTHON "
+        "to its path"
+    }
+)
 
 
 def remove(path: Path) -> None:
@@ -112,18 +125,25 @@ def record_template() -> None:
 
 
 def lock() -> None:
-    """Create the lock file; without the package index, keep the project and say how to finish."""
-    try:
-        result = subprocess.run(["make", "lock"], capture_output=True, text=True, check=False)
-        failed, output = result.returncode != 0, result.stdout + result.stderr
-    except OSError as exc:  # no make on PATH
-        failed, output = True, str(exc)
-    if failed:
+    """Create the lock file; without a tool or the package index, keep the project and say how
+    to finish."""
+    finish = f"run `make lock` in {Path.cwd().name}/"
+    missing = [name for name in LOCK_TOOLS if shutil.which(name) is None]
+    for name in missing:
+        print(
+            f"warning: {name} not found, so `make lock` could not create "
+            f"{LOCK_FILES[PACKAGE_MANAGER]}: {LOCK_TOOLS[name]}, then {finish}.",
+            file=sys.stderr,
+        )
+    if missing:
+        return
+    result = subprocess.run(["make", "lock"], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        output = result.stdout + result.stderr
         detail = "\n".join(output.strip().splitlines()[-5:])
         print(
             f"warning: could not create {LOCK_FILES[PACKAGE_MANAGER]} (is the package index "
-            f"reachable?).\nThe project is complete otherwise: run `make lock` in "
-            f"{Path.cwd().name}/ once it is.\n{detail}",
+            f"reachable?).\nThe project is complete otherwise: {finish} once it is.\n{detail}",
             file=sys.stderr,
         )
 

@@ -1,9 +1,21 @@
-"""Input validation: each bad answer is refused with its own one-line message, leaving nothing."""
+"""Input validation: each bad answer is refused with its own one-line message, leaving nothing
+in the output directory or beside it. And a missing tool is named as the cause, with how to get it.
+"""
 
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.helpers import tool
+
+LONG = "a" * 10_000  # absurd: every message must still be one short line
+# Look-alikes of ASCII that \w and str.isdigit() accept.
+FULLWIDTH_NAME, FULLWIDTH_PORT, ARABIC_INDIC_VERSION = (
+    "\uff46\uff4f\uff4f",
+    "\uff18\uff10\uff18\uff10",
+    "\u0661.\u0660",
+)
 
 BAD_ANSWERS = [
     # (answers, the message that must name the field, the value and what is allowed)
@@ -51,12 +63,16 @@ BAD_ANSWERS = [
         "package_name: 'src' is a directory the project layout reserves",
     ),
     (
+        {"package_name": "build"},
+        "package_name: 'build' is a directory the project layout reserves",
+    ),
+    (
         {"project_name": "!!!"},
-        "project_slug: '!!!' must be lowercase letters and digits",
+        "project_slug: '!!!' must be lowercase ASCII letters and digits",
     ),
     (
         {"project_slug": "my--service"},
-        "project_slug: 'my--service' must be lowercase letters and digits",
+        "project_slug: 'my--service' must be lowercase ASCII letters and digits",
     ),
     (
         {"project_slug": "-service", "package_name": "service"},
@@ -68,15 +84,68 @@ BAD_ANSWERS = [
     ({"author_email": "nobody"}, "author_email: 'nobody' must be an email address"),
     ({"author_email": "a@b"}, "author_email: 'a@b' must be an email address"),
     ({"version": "one"}, "version: 'one' must be a PEP 440 version"),
+    # Answers that name files and directories: no paths, hidden or option-like names, whitespace,
+    # non-ASCII, Windows device names or absurd lengths, whether typed or derived.
+    ({"project_slug": "../evil"}, "project_slug: '../evil' must be lowercase ASCII letters"),
+    ({"project_slug": "a/b"}, "project_slug: 'a/b' must be lowercase ASCII letters"),
+    ({"project_slug": "a\\b"}, "project_slug: 'a\\\\b' must be lowercase ASCII letters"),
+    ({"project_slug": ".hidden"}, "project_slug: '.hidden' must be lowercase ASCII letters"),
+    ({"project_slug": "--help"}, "project_slug: '--help' must be lowercase ASCII letters"),
+    ({"project_slug": "my service"}, "project_slug: 'my service' must be lowercase ASCII"),
+    ({"project_slug": "service\n"}, "project_slug: 'service\\n' must be lowercase ASCII"),
+    ({"project_slug": "café"}, "project_slug: 'café' must be lowercase ASCII letters"),
+    ({"project_name": "../../etc"}, "project_slug: '../../etc' must be lowercase ASCII"),
+    ({"project_name": "Café Crème"}, "project_slug: 'café-crème' must be lowercase ASCII"),
+    ({"project_slug": "con"}, "project_slug: 'con' is a device name Windows reserves"),
+    ({"project_slug": "lpt1"}, "project_slug: 'lpt1' is a device name Windows reserves"),
+    ({"package_name": "nul"}, "package_name: 'nul' is a device name Windows reserves"),
+    ({"package_name": "com1"}, "package_name: 'com1' is a device name Windows reserves"),
+    (
+        {"package_name": FULLWIDTH_NAME},
+        f"package_name: {FULLWIDTH_NAME!r} must be a lowercase Python identifier",
+    ),
+    ({"package_name": "../x"}, "package_name: '../x' must be a lowercase Python identifier"),
+    (
+        {"project_slug": "a" * 65},
+        f"project_slug: {'a' * 40!r}... (65 characters) is longer than 64 characters",
+    ),
+    (
+        {"project_slug": LONG},
+        f"project_slug: {'a' * 40!r}... (10000 characters) is longer than 64 characters",
+    ),
+    (
+        {"package_name": "a" * 65},
+        f"package_name: {'a' * 40!r}... (65 characters) is longer than 64 characters",
+    ),
+    (
+        {"project_name": LONG},
+        f"project_name: {'a' * 40!r}... (10000 characters) must be one line of printable text",
+    ),
+    (
+        {"project_name": "two\nlines", "project_slug": "two-lines"},
+        "project_name: 'two\\nlines' must be one line of printable text",
+    ),
+    ({"port": FULLWIDTH_PORT}, f"port: {FULLWIDTH_PORT!r} must be an integer from 1024 to 65535"),
+    ({"version": ARABIC_INDIC_VERSION}, f"version: {ARABIC_INDIC_VERSION!r} must be a PEP 440"),
+    ({"author_email": 'a"b@example.com'}, "author_email: 'a\"b@example.com' must be an email"),
 ]
 
 
-def leftovers(tmp_path: Path) -> list[Path]:
-    """Whatever the bake left in pytest-cookies' output directories (cookies/bakeNN/...)."""
-    return list((tmp_path / "cookies").glob("*/*"))
+def tree(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
 
 
-@pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS, ids=[str(a) for a, _ in BAD_ANSWERS])
+def assert_nothing_left(tmp_path: Path, before: list[str]) -> None:
+    """pytest-cookies bakes into tmp_path/cookies/bakeNN: that output directory must be empty,
+    and nothing else may have appeared beside it (its parent) or anywhere under tmp_path."""
+    new = [path for path in tree(tmp_path) if path not in before]
+    assert len(new) <= 1 and all(Path(path).parent == Path("cookies") for path in new), new
+    assert all(tree(tmp_path / path) == [] for path in new)
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"), BAD_ANSWERS, ids=[repr(a)[:60] for a, _ in BAD_ANSWERS]
+)
 def test_a_bad_answer_is_refused_with_its_message_and_no_leftovers(
     cookies: Any,
     tmp_path: Path,
@@ -84,31 +153,86 @@ def test_a_bad_answer_is_refused_with_its_message_and_no_leftovers(
     answers: dict[str, str],
     message: str,
 ) -> None:
+    before = tree(tmp_path)
     result = cookies.bake(extra_context={"_lock": False, **answers})
     errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error: ")]
 
     assert result.exit_code != 0
     assert any(line.startswith(f"error: {message}") for line in errors), errors
-    assert leftovers(tmp_path) == []
+    assert all(len(line) < 300 for line in errors), errors
+    assert_nothing_left(tmp_path, before)
 
 
 def test_several_bad_answers_are_all_reported_at_once(
     cookies: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    before = tree(tmp_path)
     result = cookies.bake(extra_context={"_lock": False, "port": "1", "author_email": "x"})
     errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error: ")]
     assert result.exit_code != 0
     assert [e.split(":")[1].strip() for e in errors] == ["author_email", "port"]
-    assert leftovers(tmp_path) == []
+    assert_nothing_left(tmp_path, before)
 
 
 def test_an_unknown_choice_is_refused_naming_the_allowed_values(
     cookies: Any, tmp_path: Path
 ) -> None:
+    before = tree(tmp_path)
     result = cookies.bake(extra_context={"_lock": False, "python_version": "3.9"})
     assert "python_version" in str(result.exception)
     assert "'3.13', '3.12', '3.11'" in str(result.exception)
-    assert leftovers(tmp_path) == []
+    assert_nothing_left(tmp_path, before)
+
+
+# ---- a missing tool is the cause it reports ---------------------------------------------------
+
+MISSING_TOOLS = [
+    # (package manager, the tools on PATH, the warning that names the missing one)
+    (
+        "uv",
+        ["git", "make"],
+        "warning: uv not found, so `make lock` could not create uv.lock: install it (",
+    ),
+    (
+        "uv",
+        ["git", "uv"],
+        "warning: make not found, so `make lock` could not create uv.lock: install it (",
+    ),
+    (
+        "pip",
+        ["git", "make"],
+        "warning: python3.13 not found, so `make lock` could not create requirements.lock and "
+        "requirements-dev.lock: install Python 3.13",
+    ),
+]
+
+
+@pytest.mark.parametrize(("package_manager", "on_path", "warning"), MISSING_TOOLS)
+def test_a_missing_tool_is_named_with_how_to_install_it_and_the_project_is_kept(
+    cookies: Any,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    package_manager: str,
+    on_path: list[str],
+    warning: str,
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in on_path:
+        (bin_dir / name).symlink_to(tool(name))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.delenv("PYTHON", raising=False)
+
+    result = cookies.bake(extra_context={"package_manager": package_manager})
+    stderr = capfd.readouterr().err
+
+    assert result.exit_code == 0 and result.exception is None
+    assert warning in stderr, stderr
+    assert "then run `make lock` in my-service/." in stderr
+    assert "package index" not in stderr  # the cause is the tool, not the network
+    assert stderr.count("warning: ") == 1, stderr
+    assert (Path(result.project_path) / "pyproject.toml").is_file()
 
 
 def test_the_dependency_names_the_hook_refuses_are_filled_in() -> None:

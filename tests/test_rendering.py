@@ -70,13 +70,16 @@ def check_pyproject(project: Path, context: dict[str, str], package: str) -> Non
         pyproject["build-system"]["build-backend"] == PYPROJECT_BACKENDS[context["package_manager"]]
     )
     if context["package_manager"] == "pip":
-        # The first incident's shape: an explicit package list the image build must honour.
-        assert pyproject["tool"]["setuptools"]["packages"] == [package]
+        # Discovery, not a list: every subpackage and data file of the package ships.
+        setuptools = pyproject["tool"]["setuptools"]
+        where = "src" if src_layout else "."
+        assert setuptools["packages"]["find"] == {"where": [where], "include": [f"{package}*"]}
+        assert setuptools["package-data"] == {"*": ["*"]}
         assert "dev" in meta["optional-dependencies"]
     else:
         assert "dev" in pyproject["dependency-groups"]
         backend = pyproject["tool"]["uv"]["build-backend"]
-        assert backend == {"module-name": package, "module-root": "src" if src_layout else ""}
+        assert backend == {"module-name": [package], "module-root": "src" if src_layout else ""}
 
 
 @pytest.mark.parametrize("context", COMBINATIONS, ids=numbered_ids(COMBINATIONS))
