@@ -1,16 +1,25 @@
 """Fixtures shared across the template's test modules."""
 
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 
-from tests.helpers import FULL_RUNS, TEMPLATE, free_port, machine_share, postgres_bin, project_env
+from tests.helpers import FULL_RUNS, TEMPLATE, machine_share, project_env
+from tests.support.docker import (
+    IMAGE_KEYS,
+    Image,
+    StartContainer,
+    container_starter,
+    docker_cli,
+    engine,
+    image_params,
+    make_build,
+    remove_image,
+)
+from tests.support.postgres import create_database, postgres_server
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -21,43 +30,17 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[str]:
     """A throwaway PostgreSQL server on 127.0.0.1 (trust auth); yields its base URL."""
-    as_postgres: list[str] = []
-    datadir = Path(tempfile.mkdtemp(prefix="template-tests-pg-"))
-    if os.geteuid() == 0:  # the server refuses to run as root
-        shutil.chown(datadir, "postgres", "postgres")
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run(
-        [*as_postgres, postgres_bin("initdb"), "-D", str(datadir / "data"), "-U", "postgres",
-         "--auth=trust", "--no-sync"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    pg_ctl = [*as_postgres, postgres_bin("pg_ctl"), "-D", str(datadir / "data")]
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {datadir} -c fsync=off"
-    subprocess.run(
-        [*pg_ctl, "-o", options, "-l", str(datadir / "log"), "-w", "start"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}"
-    finally:
-        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], check=False, capture_output=True)
-        shutil.rmtree(datadir, ignore_errors=True)
+    with postgres_server() as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")
 def new_database(postgres: str) -> Callable[[], str]:
     """Creates an empty database on the test server and returns its URL."""
-    port = postgres.rsplit(":", 1)[1]
     created = iter(range(1_000_000))
 
     def create() -> str:
-        name = f"test_{next(created)}"
-        subprocess.run(
-            [postgres_bin("createdb"), "-h", "127.0.0.1", "-p", port, "-U", "postgres", name],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        return f"{postgres}/{name}"
+        return create_database(postgres, f"test_{next(created)}")
 
     return create
 
@@ -82,3 +65,50 @@ def locked_project(cookies_session: Any) -> Callable[[str], Path]:
         return baked[key]
 
     return bake
+
+
+# ---- Docker: the engine, the generated projects' images, their containers ---------------------
+
+BUILT: set[str] = set()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[str]:
+    """A reachable engine, or a failure (never a skip): deselect with -m "not docker" instead.
+    Removes the images the session built when it ends."""
+    try:
+        engine().ping()
+    except docker.errors.DockerException as error:
+        pytest.fail(
+            f"no Docker engine answers: start one, or deselect the image tests with "
+            f'-m "not docker"\n{error}',
+            pytrace=False,
+        )
+    yield docker_cli()
+    for tag in BUILT:
+        remove_image(tag)
+
+
+@pytest.fixture(scope="session", params=image_params(IMAGE_KEYS))
+def image(
+    request: pytest.FixtureRequest,
+    docker_engine: str,
+    locked_project: Callable[[str], Path],
+) -> Image:
+    """Built with `make docker-build` (all cached when pytest returns to a combination after
+    another); the images go when the session ends."""
+    key = request.param
+    project = locked_project(key)
+    tag = f"template-test-{project.name}-{key.lower()}:latest"
+    make_build(project, tag, FULL_RUNS[key]["python_version"])
+    BUILT.add(tag)
+    return Image(tag, key, project)
+
+
+@pytest.fixture
+def start() -> Iterator[StartContainer]:
+    """Starts containers of an image (host network, PORT free) and removes them after the test:
+    start(image, command=(), environment={}, **containers.run options)."""
+    start_container, remove_all = container_starter()
+    yield start_container
+    remove_all()

@@ -1,0 +1,76 @@
+"""Throwaway PostgreSQL servers on 127.0.0.1 (trust auth), started from the server binaries: the
+session's shared server and the private ones a test stops and starts (the outage test)."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.helpers import free_port, postgres_bin
+
+
+@dataclass
+class PostgresServer:
+    directory: Path  # holds the data directory, the socket and the log
+    port: int = field(default_factory=free_port)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}"
+
+    def _as_postgres(self) -> list[str]:
+        return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def _pg_ctl(self, *args: str, check: bool = True) -> None:
+        data = str(self.directory / "data")
+        subprocess.run(
+            [*self._as_postgres(), postgres_bin("pg_ctl"), "-D", data, *args],
+            check=check, capture_output=True, timeout=60,
+        )  # fmt: skip
+
+    def initdb(self) -> None:
+        if os.geteuid() == 0:  # the server refuses to run as root
+            shutil.chown(self.directory, "postgres", "postgres")
+        subprocess.run(
+            [*self._as_postgres(), postgres_bin("initdb"), "-D", str(self.directory / "data"),
+             "-U", "postgres", "--auth=trust", "--no-sync"],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+
+    def start(self) -> None:
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} -c fsync=off"
+        self._pg_ctl("-o", options, "-l", str(self.directory / "log"), "-w", "start")
+
+    def stop(self, mode: str = "fast", check: bool = True) -> None:
+        """`fast` ends the clients' sessions, as a server that goes away does."""
+        self._pg_ctl("-m", mode, "-w", "stop", check=check)
+
+    def create_database(self, name: str) -> str:
+        return create_database(self.url, name)
+
+
+def create_database(server_url: str, name: str) -> str:
+    """Creates an empty database on the server at `postgresql://postgres@127.0.0.1:PORT`."""
+    port = server_url.rsplit(":", 1)[1]
+    subprocess.run(
+        [postgres_bin("createdb"), "-h", "127.0.0.1", "-p", port, "-U", "postgres", name],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return f"{server_url}/{name}"
+
+
+@contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    """A new, running server; stopped and its files removed afterwards."""
+    server = PostgresServer(Path(tempfile.mkdtemp(prefix="template-tests-pg-")))
+    try:
+        server.initdb()
+        server.start()
+        yield server
+    finally:
+        server.stop("immediate", check=False)
+        shutil.rmtree(server.directory, ignore_errors=True)
