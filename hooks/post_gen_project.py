@@ -45,6 +45,11 @@ OPTIONAL_PATHS = [
         ],
     ),
     (CI == "github", [".github"]),
+    # One SQLite file allows one pod: no autoscaler or disruption budget, a volume instead.
+    # (Before the k8s row: these rows remove files inside k8s/.)
+    (DATABASE == "sqlite", ["k8s/base/pvc.yaml"]),
+    (DATABASE != "sqlite", ["k8s/base/hpa.yaml", "k8s/base/pdb.yaml"]),
+    ("{{ cookiecutter.kubernetes }}" == "yes", ["k8s"]),
     (LICENSE == "MIT", ["licenses/MIT"]),
     (LICENSE == "Apache-2.0", ["licenses/Apache-2.0"]),
     (LICENSE == "proprietary", ["licenses/proprietary"]),

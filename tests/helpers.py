@@ -28,6 +28,7 @@ FILE_CHANGING_OPTIONS = (
     "package_manager",
     "database",
     "ci",
+    "kubernetes",
 )
 
 PYPROJECT_BACKENDS = {"uv": "uv_build", "pip": "setuptools.build_meta"}
@@ -37,9 +38,9 @@ def choices(option: str) -> list[str]:
     return list(COOKIECUTTER_JSON[option])
 
 
-def all_combinations() -> list[dict[str, str]]:
-    """The full cross product of the file-changing options."""
-    values = [choices(option) for option in FILE_CHANGING_OPTIONS]
+def all_combinations(**fixed: str) -> list[dict[str, str]]:
+    """The cross product of the file-changing options, those in `fixed` held at one value."""
+    values = [[fixed[o]] if o in fixed else choices(o) for o in FILE_CHANGING_OPTIONS]
     return [
         dict(zip(FILE_CHANGING_OPTIONS, combo, strict=True)) for combo in itertools.product(*values)
     ]
