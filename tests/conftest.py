@@ -99,7 +99,8 @@ def image(
     another); the images go when the session ends."""
     key = request.param
     project = locked_project(key)
-    tag = f"template-test-{project.name}-{key.lower()}:latest"
+    # The checkout's directory name in the tag: two clones can share one engine.
+    tag = f"template-test-{TEMPLATE.name}-{key.lower()}:latest"
     make_build(project, tag, FULL_RUNS[key]["python_version"])
     BUILT.add(tag)
     return Image(tag, key, project)

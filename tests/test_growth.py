@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FULL_RUNS, full_run_params, project_env, run
+from tests.helpers import FULL_RUNS, TEMPLATE, full_run_params, project_env, run
 from tests.support.docker import Image, make_build, remove_image, run_once
 
 
@@ -117,7 +117,7 @@ def grown(
     source = locked_project(key)
     copy = tmp_path_factory.mktemp("grown") / source.name
     shutil.copytree(source, copy, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
-    tag = f"template-test-growth-{key.lower()}"
+    tag = f"template-test-growth-{TEMPLATE.name}-{key.lower()}"
     project = Grown(tag, key, copy, project_env(FULL_RUNS[key]["python_version"]))
     package_dir = copy / f"{project.root}{project.package}"
     (package_dir / "sql").mkdir()
