@@ -1,5 +1,8 @@
 """The database schema's version: where the migrations are, which is the head, upgrading to it."""
 
+# Annotations name alembic's Config without importing alembic (Python 3.14 does this by itself).
+from __future__ import annotations
+
 import os
 from collections.abc import Callable
 from functools import cache
@@ -20,9 +23,12 @@ if TYPE_CHECKING:
 
 # Any fixed number: every replica contends for this PostgreSQL advisory lock while migrating.
 MIGRATION_LOCK_ID = 7_130_413_521
+# What an unreachable database raises. Named once: `except (A, B)` is formatted differently
+# from Python 3.14 on (no parentheses), and a name reads the same under every version.
+UNREACHABLE = (SQLAlchemyError, OSError)
 
 
-def alembic_config() -> "Config":
+def alembic_config() -> Config:
     """alembic.ini from ALEMBIC_CONFIG (the image sets it), else from this package's checkout."""
     from alembic.config import Config
 
@@ -35,7 +41,7 @@ def alembic_config() -> "Config":
     return Config(path)
 
 
-def head_revision(config: "Config") -> str | None:
+def head_revision(config: Config) -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(config).get_current_head()
@@ -72,7 +78,7 @@ def schema_is_current(engine: Callable[[], AsyncEngine]) -> ReadinessCheck:
         try:
             async with engine().connect() as connection:
                 current = await connection.run_sync(current_revision)
-        except (SQLAlchemyError, OSError):
+        except UNREACHABLE:
             return "database unreachable"
         if current != expected():
             return f"database schema at {current or 'no revision'}, expected {expected()}"
