@@ -7,7 +7,7 @@ from typing import Any
 import docker.errors
 import pytest
 
-from tests.helpers import FULL_RUNS, TEMPLATE, machine_share, project_env
+from tests.helpers import FULL_RUNS, TEMPLATE, machine_share, project_env, run
 from tests.support.docker import (
     IMAGE_KEYS,
     Image,
@@ -20,6 +20,7 @@ from tests.support.docker import (
     remove_image,
 )
 from tests.support.postgres import create_database, postgres_server
+from tests.support.project_python import project_command, runs_in_container
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -54,14 +55,20 @@ def locked_project(cookies_session: Any) -> Callable[[str], Path]:
     def bake(key: str) -> Path:
         if key not in baked:
             context = FULL_RUNS[key]
+            version = context["python_version"]
+            # Without this Python here, the project is locked where it is: in a container.
+            lock_here = not runs_in_container(version)
             with pytest.MonkeyPatch.context() as env:
                 # The post-gen hook's `make lock` inherits this process's environment.
-                for name, value in project_env(context["python_version"]).items():
+                for name, value in (project_env(version) if lock_here else {}).items():
                     env.setenv(name, value)
                 with machine_share():  # locking a pip project keeps a core busy for minutes
-                    result = cookies_session.bake(extra_context=context)
+                    result = cookies_session.bake(extra_context={**context, "_lock": lock_here})
             assert result.exception is None, result.exception
             baked[key] = Path(result.project_path)
+            if not lock_here:
+                command, command_env = project_command(version, ["make", "lock"], baked[key])
+                run(command, cwd=baked[key], env=command_env)
         return baked[key]
 
     return bake

@@ -47,14 +47,14 @@ def all_combinations(**fixed: str) -> list[dict[str, str]]:
 
 
 def combination_id(context: Mapping[str, Any]) -> str:
-    """A readable test id: py3.13-src-uv-postgresql-github (extra answers appended)."""
-    parts = [f"py{context.get('python_version', '3.13')}"]
+    """A readable test id: py3.14-src-uv-postgresql-github (extra answers appended)."""
+    parts = [f"py{context.get('python_version', '3.14')}"]
     parts += [str(value) for key, value in context.items() if key != "python_version"]
     return "-".join(parts)
 
 
 def numbered_ids(contexts: list[dict[str, str]]) -> list[str]:
-    """Ids that show the count: 01of72-py3.13-src-uv-postgresql-github."""
+    """Ids that show the count: 001of132-py3.14-src-uv-postgresql-github."""
     width = len(str(len(contexts)))
     total = len(contexts)
     return [f"{i:0{width}}of{total}-{combination_id(c)}" for i, c in enumerate(contexts, 1)]
@@ -132,15 +132,22 @@ def tool(name: str) -> str:
     return found
 
 
-def python_executable(version: str) -> str:
-    """An interpreter for `version`: python3.X on PATH if it runs, else a pyenv installation."""
+def find_python(version: str) -> str | None:
+    """An interpreter for `version` on this machine: python3.X on PATH if it runs, else pyenv's."""
     candidates = [shutil.which(f"python{version}")]
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     candidates += [str(p) for p in sorted(pyenv.glob(f"{version}.*/bin/python{version}"))]
     for candidate in filter(None, candidates):
         if subprocess.run([candidate, "-c", ""], capture_output=True, check=False).returncode == 0:
             return candidate
-    pytest.fail(f"Python {version} is needed for this test and was not found", pytrace=False)
+    return None
+
+
+def python_executable(version: str) -> str:
+    python = find_python(version)
+    if python is None:
+        pytest.fail(f"Python {version} is needed for this test and was not found", pytrace=False)
+    return python
 
 
 def project_env(python_version: str) -> dict[str, str]:
@@ -167,14 +174,23 @@ def dependency_import_names() -> set[str]:
     return set(re.findall(r'"(\w+)"', block))
 
 
+# Prints the top-level import names of every distribution installed in the running environment.
+PRINT_IMPORT_NAMES = "import importlib.metadata as m; print(*m.packages_distributions())"
+
+
+def import_names(printed: str) -> set[str]:
+    """The lowercase module names among what PRINT_IMPORT_NAMES printed."""
+    return {name for name in printed.split() if re.fullmatch(r"[a-z][a-z0-9_]*", name)}
+
+
 def installed_import_names(python: Path) -> set[str]:
     """Top-level import names of every distribution installed in that interpreter's environment."""
-    code = "import importlib.metadata as m; print(*m.packages_distributions())"
-    result = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
-    return {name for name in result.stdout.split() if re.fullmatch(r"[a-z][a-z0-9_]*", name)}
+    command = [python, "-c", PRINT_IMPORT_NAMES]
+    return import_names(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
 
 
-# The combinations run fully: locked, installed, checked; the first four are also built into images.
+# The combinations run fully: locked, installed, checked, and built into images where their
+# Python has a base image (all of them with the official images). The first is the default one.
 FULL_RUNS = {
     combination_id(context): context
     for context in [
@@ -182,7 +198,7 @@ FULL_RUNS = {
             "layout": "src",
             "package_manager": "uv",
             "database": "postgresql",
-            "python_version": "3.13",
+            "python_version": "3.14",
         },
         {
             "layout": "flat",
@@ -209,6 +225,12 @@ FULL_RUNS = {
             "package_manager": "uv",
             "database": "sqlite",
             "python_version": "3.12",
+        },
+        {
+            "layout": "flat",
+            "package_manager": "uv",
+            "database": "postgresql",
+            "python_version": "3.15",
         },
     ]
 }

@@ -322,7 +322,11 @@ def test_template_ci_runs_the_whole_suite_hardened_like_the_generated_workflows(
     check_schema("github-workflows", TEMPLATE_WORKFLOW)
     check_zizmor(TEMPLATE_WORKFLOW)
     workflow = assert_hardened(TEMPLATE_WORKFLOW)
-    assert "3.12=" in workflow["env"]["TEMPLATE_BASE_IMAGES"]
+    # Every Python a project can choose gets an interpreter and an official base image there.
+    base_images = dict(p.split("=") for p in workflow["env"]["TEMPLATE_BASE_IMAGES"].split(","))
+    assert base_images == {v: f"python:{v}-slim-trixie" for v in choices("python_version")}
+    setup_python = next(s for s in steps(workflow) if "setup-python" in s.get("uses", ""))
+    assert set(setup_python["with"]["python-version"].split()) == set(choices("python_version"))
     assert workflow["env"]["CI"] == "true"
     commands = "\n".join(str(step.get("run", "")) for step in steps(workflow))
     for command in (

@@ -3,6 +3,7 @@
 Each chosen combination is baked with real locking, installed with `make install` under the chosen
 Python, and then runs its own documented commands: lint, type check, tests (SQLite and a real
 PostgreSQL), the migration drift check (part of its tests) and `make dev` answering /healthz.
+A Python this machine lacks (3.14, 3.15 here) runs them in a container of its base image.
 """
 
 import os
@@ -21,13 +22,16 @@ import pytest
 
 from tests.helpers import (
     FULL_RUNS,
+    PRINT_IMPORT_NAMES,
     dependency_import_names,
     free_port,
     full_run_params,
-    installed_import_names,
+    import_names,
     project_env,
     run,
 )
+from tests.support.docker import docker_cli
+from tests.support.project_python import project_command
 
 LOCK_FILES = {"uv": ["uv.lock"], "pip": ["requirements.lock", "requirements-dev.lock"]}
 
@@ -36,17 +40,27 @@ LOCK_FILES = {"uv": ["uv.lock"], "pip": ["requirements.lock", "requirements-dev.
 class Project:
     path: Path
     context: dict[str, str]
-    env: dict[str, str]
+
+    def command(
+        self, argv: list[str], name: str | None = None, **env: str
+    ) -> tuple[list[str], dict[str, str]]:
+        """`argv` as it runs in the project under its Python (tests/support/project_python.py)."""
+        return project_command(self.context["python_version"], argv, self.path, env, name)
+
+    def run(
+        self, argv: list[str], check: bool = True, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        command, command_env = self.command(argv, **env)
+        return run(command, cwd=self.path, env=command_env, check=check)
 
     def make(self, *targets: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return run(["make", *targets], cwd=self.path, env={**self.env, **env})
+        return self.run(["make", *targets], **env)
 
 
 @pytest.fixture(scope="module", params=full_run_params())
 def project(request: pytest.FixtureRequest, locked_project: Callable[[str], Path]) -> Project:
     """Baked with locking on (the post-gen hook runs `make lock`), then `make install`."""
-    context = FULL_RUNS[request.param]
-    baked = Project(locked_project(request.param), context, project_env(context["python_version"]))
+    baked = Project(locked_project(request.param), FULL_RUNS[request.param])
     baked.make("install")
     return baked
 
@@ -90,7 +104,7 @@ AUDIT_OUTCOMES = re.compile(
 
 def test_audit_runs_over_the_lock_and_reports_without_failing_the_suite(project: Project) -> None:
     """`make audit` must run; what it finds (new advisories appear any day) is only reported."""
-    result = run(["make", "audit"], cwd=project.path, env=project.env, check=False)
+    result = project.run(["make", "audit"], check=False)
     output = result.stdout + result.stderr
     outcome = AUDIT_OUTCOMES.search(output)
     assert outcome, f"make audit did not get to pip-audit's report:\n{output[-3000:]}"
@@ -100,14 +114,16 @@ def test_audit_runs_over_the_lock_and_reports_without_failing_the_suite(project:
 
 def test_make_dev_serves_healthz_with_no_configuration(project: Project, tmp_path: Path) -> None:
     port = str(free_port())  # not the project's own: other tests' services may be using it
-    env = {**os.environ, **project.env, "PORT": port}
+    container = f"template-test-make-dev-{port}"  # if it runs in one
+    command, command_env = project.command(["make", "dev"], name=container, PORT=port)
+    env = {**os.environ, **command_env}
     env.pop("DATABASE_URL", None)
     log = (
         tmp_path / "make-dev.log"
     )  # a file, not a pipe nobody reads: a full pipe blocks the server
     with log.open("w") as output:
         server = subprocess.Popen(
-            ["make", "dev"],
+            command,
             cwd=project.path,
             env=env,
             stdout=output,
@@ -132,13 +148,16 @@ def test_make_dev_serves_healthz_with_no_configuration(project: Project, tmp_pat
         except subprocess.TimeoutExpired:  # a development server's shutdown is not under test
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+        if command[0] == docker_cli():
+            subprocess.run([docker_cli(), "rm", "--force", container], capture_output=True)
 
 
 def test_every_installed_import_name_is_refused_as_a_package_name(
     project: Project,
 ) -> None:
     own = project.context.get("package_name", "my_service")
-    installed = installed_import_names(project.path / ".venv/bin/python") - {own}
+    printed = project.run([".venv/bin/python", "-c", PRINT_IMPORT_NAMES]).stdout
+    installed = import_names(printed) - {own}
     missing = installed - dependency_import_names()
     assert not missing, f"run scripts/refresh-dependency-names: the hook lacks {sorted(missing)}"
 
@@ -163,7 +182,9 @@ def test_without_the_package_index_the_project_is_kept_with_a_warning(
     }.items():
         monkeypatch.setenv(key, value)
 
-    result = cookies.bake(extra_context={"package_manager": package_manager})
+    # The Python this machine has, so that the index is the only thing missing.
+    context = {"package_manager": package_manager, "python_version": "3.13"}
+    result = cookies.bake(extra_context=context)
     stderr = capfd.readouterr().err
 
     assert result.exit_code == 0 and result.exception is None

@@ -180,7 +180,7 @@ def test_an_unknown_choice_is_refused_naming_the_allowed_values(
     before = tree(tmp_path)
     result = cookies.bake(extra_context={"_lock": False, "python_version": "3.9"})
     assert "python_version" in str(result.exception)
-    assert "'3.13', '3.12', '3.11'" in str(result.exception)
+    assert "'3.14', '3.15', '3.13', '3.12', '3.11'" in str(result.exception)
     assert_nothing_left(tmp_path, before)
 
 
@@ -201,8 +201,8 @@ MISSING_TOOLS = [
     (
         "pip",
         ["git", "make"],
-        "warning: python3.13 not found, so `make lock` could not create requirements.lock and "
-        "requirements-dev.lock: install Python 3.13",
+        "warning: python3.14 not found, so `make lock` could not create requirements.lock and "
+        "requirements-dev.lock: install Python 3.14",
     ),
 ]
 

@@ -26,9 +26,9 @@ from tests.helpers import (
 
 # Kubernetes manifests (the default) with every other combination; without them, only the
 # options that change what is left to prune (k8s/'s files per database, the Makefile's k8s-validate
-# recipe per package manager, the workflow's job per ci): 72 + 12, not 144.
+# recipe per package manager, the workflow's job per ci): 120 + 12, not 240.
 COMBINATIONS = all_combinations(kubernetes="yes") + all_combinations(
-    kubernetes="no", python_version="3.13", layout="src"
+    kubernetes="no", python_version="3.14", layout="src"
 )
 LEFTOVER_JINJA = re.compile(r"{{|}}|{%|%}|{#|cookiecutter\.")
 # Not Jinja: GitHub Actions expressions and docker/metadata-action's tag patterns.
