@@ -30,7 +30,7 @@ def base_images() -> dict[str, str]:
 
 KEYS = list(FULL_RUNS)
 # The full-run combinations whose Python has a base image here: all of them with the official
-# images (TEMPLATE_BASE_IMAGES unset); all but 3.12 with the local Debian-built ones.
+# images (TEMPLATE_BASE_IMAGES unset) and with scripts/build-base-images' (3.12 where pyenv has it).
 IMAGE_KEYS = [
     key for key in KEYS if not base_images() or FULL_RUNS[key]["python_version"] in base_images()
 ]
