@@ -28,6 +28,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.option.template = str(TEMPLATE)
 
 
+@pytest.hookimpl(trylast=True)  # after xdist's own hook, which adds the group to the node id
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse to run when xdist would scatter a combination's tests over the workers: each would
+    bake, lock and build it again, and the first to finish would remove the others' images."""
+    if not config.getoption("loadgroup", False):  # set on xdist's workers under --dist loadgroup
+        return
+    scattered = [
+        i.nodeid for i in items if i.get_closest_marker("xdist_group") and "@" not in i.nodeid
+    ]
+    if scattered:
+        raise pytest.UsageError(
+            f"--dist loadgroup is not grouping ({scattered[0]} has no @group): this pytest and "
+            "pytest-xdist don't work together (pytest-xdist#1386); install requirements-test.txt"
+        )
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[str]:
     """A throwaway PostgreSQL server on 127.0.0.1 (trust auth); yields its base URL."""
