@@ -28,19 +28,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.option.template = str(TEMPLATE)
 
 
-@pytest.hookimpl(trylast=True)  # after xdist's own hook, which adds the group to the node id
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Refuse to run when xdist would scatter a combination's tests over the workers: each would
-    bake, lock and build it again, and the first to finish would remove the others' images."""
-    if not config.getoption("loadgroup", False):  # set on xdist's workers under --dist loadgroup
-        return
-    scattered = [
-        i.nodeid for i in items if i.get_closest_marker("xdist_group") and "@" not in i.nodeid
-    ]
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """Stop when xdist would scatter a combination's tests over the workers: each would bake,
+    lock and build it again, and the first to finish would remove images the others still use."""
+    scattered = [i for i in ids if "@" not in i and any(f"[{key}" in i for key in FULL_RUNS)]
     if scattered:
-        raise pytest.UsageError(
-            f"--dist loadgroup is not grouping ({scattered[0]} has no @group): this pytest and "
-            "pytest-xdist don't work together (pytest-xdist#1386); install requirements-test.txt"
+        pytest.exit(
+            f"--dist loadgroup is not grouping: {scattered[0]} has no @group. This pytest and "
+            "pytest-xdist don't work together (pytest-xdist#1386): install requirements-test.txt",
+            returncode=pytest.ExitCode.USAGE_ERROR,
         )
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FULL_RUNS, TEMPLATE, full_run_params, project_env, run
+from tests.helpers import FULL_RUNS, TEMPLATE, full_run_params, run
 from tests.support.docker import Image, make_build, remove_image, run_once
+from tests.support.project_python import project_command
 
 
 def first_key_per_flavor() -> list[str]:
@@ -61,8 +62,6 @@ CHECK_IN_THE_IMAGE = (
 class Grown(Image):
     """A grown copy of a FULL_RUNS project (`project`), and its images' tag (`tag`, no version)."""
 
-    env: dict[str, str]
-
     @property
     def root(self) -> str:
         """Where top-level packages live, as a path prefix."""
@@ -73,7 +72,9 @@ class Grown(Image):
         return self.context["package_manager"] == "uv"
 
     def make(self, *targets: str, check: bool = True) -> str:
-        result = run(["make", *targets], cwd=self.project, env=self.env, check=check)
+        version = self.context["python_version"]
+        command, env = project_command(version, ["make", *targets], self.project)
+        result = run(command, cwd=self.project, env=env, check=check)
         assert check or result.returncode != 0, f"make {' '.join(targets)} passed"
         return result.stdout + result.stderr
 
@@ -118,7 +119,7 @@ def grown(
     copy = tmp_path_factory.mktemp("grown") / source.name
     shutil.copytree(source, copy, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
     tag = f"template-test-growth-{TEMPLATE.name}-{key.lower()}"
-    project = Grown(tag, key, copy, project_env(FULL_RUNS[key]["python_version"]))
+    project = Grown(tag, key, copy)
     package_dir = copy / f"{project.root}{project.package}"
     (package_dir / "sql").mkdir()
     (package_dir / "sql" / "__init__.py").write_text(SUBPACKAGE.format(package=project.package))
