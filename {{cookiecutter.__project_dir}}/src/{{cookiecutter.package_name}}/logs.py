@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -107,6 +108,9 @@ def route_template(scope: Scope) -> str:
     """The path template of the route that answered (`/items/{item_id}`), never the raw path:
     one label value per route, whatever clients send. "unmatched" when no route matched."""
     route = scope.get("route")
+    if route is None:  # Starlette's own routes (/openapi.json, /docs) don't record themselves
+        routes = getattr(getattr(scope.get("app"), "router", None), "routes", [])
+        route = next((r for r in routes if r.matches(scope)[0] is Match.FULL), None)
     return str(getattr(route, "path", "unmatched"))
 
 
