@@ -1,6 +1,7 @@
 import runpy
 import sys
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +18,12 @@ from {{ cookiecutter.package_name }}.schema import alembic_config, current_revis
 
 @pytest.mark.parametrize(("workers", "builds_the_app_itself"), [("1", True), ("3", False)])
 def test_serve_runs_uvicorn_with_the_settings_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, workers: str, builds_the_app_itself: bool
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, workers: str, builds_the_app_itself: bool
 ) -> None:
+    # Metrics of an earlier run of several workers: they must not add to this one's.
+    stale = tmp_path / "counter_123.db"
+    stale.write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(cli.uvicorn, "run", lambda app, **options: calls.append((app, options)))
     monkeypatch.setenv("PORT", "9001")
@@ -35,6 +40,8 @@ def test_serve_runs_uvicorn_with_the_settings_from_the_environment(
     assert options["port"] == 9001
     assert options["forwarded_allow_ips"] == "10.0.0.0/8"
     assert options["proxy_headers"] is True
+    assert options["access_log"] is False  # the app logs each request itself
+    assert stale.exists() is builds_the_app_itself
     if not builds_the_app_itself:
         assert (app, options["factory"], options["workers"]) == (cli.APP_FACTORY, True, 3)
 

@@ -2,10 +2,10 @@
 
 import argparse
 import gc
-{%- if cookiecutter.database != "none" %}
 import logging
-{%- endif %}
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,9 +17,9 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 # The application is imported only where it is built (see serve): this module stays light.
 APP_FACTORY = "{{ cookiecutter.package_name }}.app:create_app"
-{%- if cookiecutter.database != "none" %}
+# Read by prometheus-client when imported (metrics.py): set before the workers start.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 log = logging.getLogger(__name__)
-{%- endif %}
 
 
 def load_settings() -> Settings:
@@ -36,18 +36,35 @@ def load_settings() -> Settings:
         raise SystemExit(2) from None
 
 
+def share_metrics_between_workers() -> None:
+    """Workers write their metrics to files in one directory (PROMETHEUS_MULTIPROC_DIR, else a
+    new temporary one), which /metrics adds up. Emptied first: counts start at 0 with the server."""
+    directory = os.environ.get(MULTIPROCESS_DIR) or tempfile.mkdtemp(prefix="metrics-")
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.remove(os.path.join(directory, name))
+    os.environ[MULTIPROCESS_DIR] = directory  # the workers inherit it
+
+
 def serve(settings: Settings, *, reload: bool) -> None:
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
-        "log_config": None,  # keep the JSON logging configured in main()
+        "log_config": None,  # keep the logging configured in main()
+        "access_log": False,  # the app logs each request, with its fields (logs.py)
         "proxy_headers": True,
         "forwarded_allow_ips": settings.forwarded_allow_ips,
         # SIGTERM: stop accepting, finish requests in flight, close idle keep-alive connections;
         # after this many seconds the rest are cancelled and the process exits anyway.
         "timeout_graceful_shutdown": settings.graceful_shutdown_timeout,
     }
+    log.info(
+        "serving on http://%s:%d with %d worker(s)", settings.host, settings.port, settings.workers
+    )
     if reload or settings.workers > 1:
+        if settings.workers > 1:
+            share_metrics_between_workers()
         # Every process uvicorn starts imports and builds the app itself.
         uvicorn.run(APP_FACTORY, factory=True, reload=reload, workers=settings.workers, **options)
         return
@@ -85,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 {%- if cookiecutter.database != "none" %}
     if args.command == "migrate":
         migrate(settings)

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     port: int = Field(default={{ cookiecutter.port }}, ge=1, le=65535)
     workers: int = Field(default=1, ge=1)
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    # json: one object per line, for log collectors; console: readable lines (`make dev`).
+    log_format: Literal["json", "console"] = "json"
     # Proxies whose X-Forwarded-* headers are trusted (comma-separated IPs or CIDRs, or "*").
     forwarded_allow_ips: str = "127.0.0.1"
     # On SIGTERM the server stops accepting and lets requests in flight finish for up to this

@@ -1,0 +1,196 @@
+"""Observability through the built images: /metrics from the running container, counted by
+route template across several workers, and a request's trace reaching an OTLP/HTTP receiver.
+
+The receiver is a stand-in run by the test on 127.0.0.1 (the containers share the host's
+network): it keeps the bodies POSTed to /v1/traces, OTLP's protobuf encoding.
+Needs a Docker engine with BuildKit: deselect with -m "not docker" where there is none.
+"""
+
+import json
+import re
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from tests.helpers import free_port
+from tests.support.docker import (
+    Container,
+    Image,
+    StartContainer,
+    http_response,
+    migrated_database,
+    remove_volume,
+    wait_for_healthz,
+)
+
+pytestmark = pytest.mark.docker
+
+# The route each combination is asked for: one with a path parameter where there is one, so that
+# a label or span name that carried the raw path would show.
+ITEM_ROUTE, PLAIN_ROUTE = "/items/{item_id}", "/openapi.json"
+
+
+@pytest.fixture
+def served(
+    image: Image, start: StartContainer, new_database: Callable[[], str]
+) -> Iterator[Callable[..., Container]]:
+    """Starts the image on a migrated database (PostgreSQL or a SQLite volume) with more
+    environment variables: served(NAME=value, ...)."""
+    volume = f"template-test-observability-{time.monotonic_ns()}"
+    url = new_database() if image.context["database"] == "postgresql" else None
+    options = migrated_database(image, url, volume)
+
+    def serve(**environment: str) -> Container:
+        container = start(
+            image, **{**options, "environment": {**options["environment"], **environment}}
+        )
+        assert wait_for_healthz(container) is not None, container.logs()
+        return container
+
+    yield serve
+    remove_volume(volume)
+
+
+def traced_request(image: Image, container: Container) -> tuple[str, str, str]:
+    """Asks for the combination's route: its template, the path asked and the request id."""
+    if image.context["database"] == "none":
+        status, headers, _ = http_response(container, "GET", PLAIN_ROUTE)
+        assert status == 200
+        return PLAIN_ROUTE, PLAIN_ROUTE, headers["X-Request-ID"]
+    status, _, item = http_response(container, "POST", "/items", {"name": "observed"})
+    assert status == 201, item
+    path = f"/items/{item['id']}"  # type: ignore[index]
+    status, headers, _ = http_response(container, "GET", path)
+    assert status == 200
+    return ITEM_ROUTE, path, headers["X-Request-ID"]
+
+
+SAMPLE = re.compile(r"^(\w+)(?:\{(.*)\})? (\S+)$")
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def scrape(container: Container) -> tuple[str, dict[tuple[str, frozenset[Any]], float]]:
+    """The /metrics text and its labelled samples, by name and labels."""
+    with urllib.request.urlopen(container.url + "/metrics", timeout=5) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain; version=")
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if match := SAMPLE.match(line):
+            name, labels, value = match.groups()
+            samples[name, frozenset(LABEL.findall(labels or ""))] = float(value)
+    return text, samples
+
+
+def test_metrics_add_up_every_worker_by_route_template_and_status(
+    image: Image, served: Callable[..., Container]
+) -> None:
+    container = served(WORKERS="2")
+    route, path, _ = traced_request(image, container)
+    for _ in range(19):  # 20 in all, new connections: both workers take some
+        assert http_response(container, "GET", path)[0] == 200
+    assert http_response(container, "GET", "/no/such/route")[0] == 404
+
+    ok = frozenset({("method", "GET"), ("route", route), ("status", "200")})
+    unmatched = frozenset({("method", "GET"), ("route", "unmatched"), ("status", "404")})
+    # Whichever worker answers the scrape, it reports the requests of both.
+    for _ in range(6):
+        text, samples = scrape(container)
+        assert samples[("http_requests_total", ok)] == 20, text
+        assert samples[("http_request_duration_seconds_count", ok)] == 20, text
+        assert samples[("http_requests_total", unmatched)] == 1, text
+        assert path not in text or path == route  # the raw path is no label value
+        assert "process_resident_memory_bytes" not in text  # per process: left out
+    if image.context["database"] != "none":
+        assert samples[("db_pool_connections_in_use", frozenset())] == 0, text
+
+
+def test_metrics_of_one_worker_include_the_process(
+    image: Image, served: Callable[..., Container]
+) -> None:
+    container = served()
+    text, samples = scrape(container)
+    assert samples.get(("process_resident_memory_bytes", frozenset()), 0) > 0, text
+
+
+class Receiver(ThreadingHTTPServer):
+    """A stand-in OTLP/HTTP collector: keeps each body POSTed to /v1/traces."""
+
+    def __init__(self, port: int) -> None:
+        self.bodies: list[bytes] = []
+        self.content_types: list[str] = []
+        super().__init__(("127.0.0.1", port), ReceiverHandler)
+
+
+class ReceiverHandler(BaseHTTPRequestHandler):
+    server: Receiver
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/v1/traces":
+            self.server.content_types.append(self.headers["Content-Type"])
+            self.server.bodies.append(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver(free_port())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def logged_trace_id(container: Container, request_id: str) -> str:
+    """The trace id in the request's JSON log line (written once the response is sent)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for line in container.logs().splitlines():
+            entry = json.loads(line) if line.startswith("{") else {}
+            if entry.get("request_id") == request_id and entry["logger"].endswith(".access"):
+                return str(entry["trace_id"])
+        time.sleep(0.1)
+    raise AssertionError(f"no request line for {request_id}:\n{container.logs()[-3000:]}")
+
+
+def test_a_request_trace_reaches_the_otlp_endpoint_with_the_logged_trace_id(
+    image: Image, served: Callable[..., Container], receiver: Receiver
+) -> None:
+    service = f"observed-{image.key}"
+    container = served(
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{receiver.server_port}",
+        OTEL_SERVICE_NAME=service,
+        OTEL_BSP_SCHEDULE_DELAY="100",  # ms; the default (5 s) only slows the test
+    )
+    route, _, request_id = traced_request(image, container)
+    trace_id = logged_trace_id(container, request_id)
+    assert re.fullmatch(r"[0-9a-f]{32}", trace_id) and int(trace_id, 16) != 0
+
+    # OTLP protobuf holds ids as raw bytes and names as UTF-8: the span of this very request
+    # (its trace id), named after the route template, from this service.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        sent = b"".join(receiver.bodies)
+        if bytes.fromhex(trace_id) in sent:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"no span of trace {trace_id} received:\n{container.logs()[-3000:]}")
+    body = next(b for b in receiver.bodies if bytes.fromhex(trace_id) in b)
+    assert f"GET {route}".encode() in body
+    assert service.encode() in body
+    assert set(receiver.content_types) == {"application/x-protobuf"}

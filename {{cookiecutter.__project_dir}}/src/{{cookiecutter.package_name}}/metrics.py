@@ -1,0 +1,137 @@
+"""Prometheus metrics at GET /metrics: requests by method, route template and status, their
+latency and how many are in flight{% if cookiecutter.database != "none" %}, the database pool's connections in use{% endif %}, and the process.
+
+With several workers (WORKERS > 1) every process writes its values to files in
+PROMETHEUS_MULTIPROC_DIR (cli.py sets it up, emptied at each start) and /metrics, whichever worker
+answers it, adds them up. Process metrics (CPU, memory) are then left out: the library can't
+combine them across processes.
+"""
+
+import os
+import time
+from pathlib import Path
+{%- if cookiecutter.database != "none" %}
+from typing import Any
+{%- endif %}
+
+from fastapi import APIRouter, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+{%- if cookiecutter.database != "none" %}
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
+{%- endif %}
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from {{ cookiecutter.package_name }}.logs import ResponseStatus, route_template
+
+REQUESTS = Counter("http_requests", "HTTP requests answered", ["method", "route", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time from a request's arrival to the end of its response",
+    ["method", "route", "status"],
+)
+# livesum: with several workers, the sum over the processes still running.
+IN_FLIGHT = Gauge(
+    "http_requests_in_flight", "HTTP requests being answered now", multiprocess_mode="livesum"
+)
+{%- if cookiecutter.database != "none" %}
+POOL_IN_USE = Gauge(
+    "db_pool_connections_in_use",
+    "Database connections checked out of the pool now (all workers together)",
+    multiprocess_mode="livesum",
+)
+POOL_OVERFLOW = Gauge(
+    "db_pool_overflow_in_use",
+    "Of those, the connections beyond each worker's DB_POOL_SIZE: above 0, the pool is saturated",
+    multiprocess_mode="livesum",
+)
+{%- endif %}
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+router = APIRouter()
+
+
+# Left out of the OpenAPI document: it is for Prometheus, not for the service's clients.
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    """The metrics in Prometheus' text format."""
+    registry = REGISTRY
+    directory = multiprocess_dir()
+    if directory is not None:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def forget_dead_workers() -> None:
+    """A worker that died (and was replaced) no longer counts in the live gauges."""
+    directory = multiprocess_dir()
+    if directory is None:
+        return
+    for path in Path(directory).glob("gauge_live*_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+        except PermissionError:  # alive, another user's
+            pass
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request, labelled by method, route template and status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = ResponseStatus(send)
+        began = time.perf_counter()
+        IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, status)
+        finally:
+            IN_FLIGHT.dec()
+            labels = (scope["method"], route_template(scope), str(status.code))
+            REQUESTS.labels(*labels).inc()
+            LATENCY.labels(*labels).observe(time.perf_counter() - began)
+{%- if cookiecutter.database != "none" %}
+
+
+def watch_pool(engine: AsyncEngine) -> None:
+    """Keep the pool gauges current as connections are checked out and returned."""
+    pool = engine.sync_engine.pool
+    pool_size = pool.size() if isinstance(pool, QueuePool) else 0
+    checked_out: set[Any] = set()  # connection records: a failed checkout returns one unseen
+
+    def update() -> None:
+        POOL_IN_USE.set(len(checked_out))
+        POOL_OVERFLOW.set(max(0, len(checked_out) - pool_size))
+
+    @event.listens_for(pool, "checkout")
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        checked_out.add(record)
+        update()
+
+    @event.listens_for(pool, "checkin")
+    def checkin(dbapi_connection: Any, record: Any) -> None:
+        checked_out.discard(record)
+        update()
+{%- endif %}

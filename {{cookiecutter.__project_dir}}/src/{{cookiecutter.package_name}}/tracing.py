@@ -1,0 +1,93 @@
+"""Traces: OpenTelemetry spans for each request{% if cookiecutter.database != "none" %} and each database query{% endif %}, sent over OTLP/HTTP.
+
+On when OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, unless
+OTEL_SDK_DISABLED=true. Off, nothing of OpenTelemetry is even imported: it costs no start-up
+time. The SDK reads the other standard OTEL_* variables itself (README: Observability).
+"""
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+
+from {{ cookiecutter.package_name }} import __version__
+from {{ cookiecutter.package_name }}.logs import add_line_fields
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+{%- if cookiecutter.database != "none" %}
+    from sqlalchemy.ext.asyncio import AsyncEngine
+{%- endif %}
+
+ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+# Probes and scrapes arrive every few seconds and would drown the traces worth reading.
+UNTRACED_PATHS = "/healthz,/readyz,/metrics"
+
+
+def tracing_enabled() -> bool:
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    return any(os.environ.get(name) for name in ENDPOINT_VARIABLES)
+
+
+def otlp_tracer_provider() -> "TracerProvider":
+    """Spans batched and exported over OTLP/HTTP; also the global provider, so
+    `opentelemetry.trace.get_tracer(__name__)` in the service's own code adds to the same traces."""
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES add to (or rename) these.
+    resource = Resource.create(
+        {
+            SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME", "{{ cookiecutter.project_slug }}"),
+            SERVICE_VERSION: __version__,
+        }
+    )
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def trace_ids() -> dict[str, Any]:
+    """The current trace and span ids, as the log lines carry them (none outside a span)."""
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return {}
+    return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
+
+
+def instrument_app(app: FastAPI, provider: "TracerProvider") -> None:
+    """A span per request, named after its route template, with the ids in its log lines."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=provider,
+        excluded_urls=os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", UNTRACED_PATHS),
+    )
+    add_line_fields(trace_ids)
+{%- if cookiecutter.database != "none" %}
+
+
+def instrument_engine(engine: "AsyncEngine", provider: "TracerProvider") -> None:
+    """A span per query, inside the request's span."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    # It uses SQLAlchemy's engine events, which 2.1 keeps; its declared range lags behind.
+    SQLAlchemyInstrumentor().instrument(
+        engine=engine.sync_engine, tracer_provider=provider, skip_dep_check=True
+    )
+
+
+def uninstrument_engines() -> None:
+    """Undo instrument_engine (the instrumentor instruments once per process, until undone)."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    SQLAlchemyInstrumentor().uninstrument()
+{%- endif %}

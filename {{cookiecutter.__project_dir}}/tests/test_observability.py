@@ -1,0 +1,247 @@
+"""Metrics, traces and request logs: what the service is operated through."""
+
+{% if cookiecutter.database != "none" -%}
+import asyncio
+{% endif -%}
+import json
+import logging
+import subprocess
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+{%- if cookiecutter.database != "none" %}
+from prometheus_client import REGISTRY
+{%- endif %}
+from prometheus_client.parser import text_string_to_metric_families
+{%- if cookiecutter.database != "none" %}
+from sqlalchemy.ext.asyncio import create_async_engine
+{%- endif %}
+
+from {{ cookiecutter.package_name }} import metrics, tracing
+from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.logs import configure_logging
+from {{ cookiecutter.package_name }}.settings import Settings
+
+{% if cookiecutter.database != "none" -%}
+# A route with a path parameter: its metrics and spans must name the template, not the path.
+TRACED_ROUTE = "/items/{item_id}"
+{%- else -%}
+TRACED_ROUTE = "/openapi.json"
+{%- endif %}
+
+
+def samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample /metrics shows, by name and labels."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def requests_counted(client: TestClient, route: str, status: str) -> float:
+    labels = (("method", "GET"), ("route", route), ("status", status))
+    return samples(client).get(("http_requests_total", labels), 0)
+
+
+def test_metrics_count_requests_by_route_template_and_status(client: TestClient) -> None:
+{%- if cookiecutter.database != "none" %}
+    item_id = client.post("/items", json={"name": "counted"}).json()["id"]
+    path = f"/items/{item_id}"
+{%- else %}
+    path = "/openapi.json"
+{%- endif %}
+    before = {
+        (route, status): requests_counted(client, route, status)
+        for route, status in [(TRACED_ROUTE, "200"), (TRACED_ROUTE, "404"), ("unmatched", "404")]
+    }
+    for _ in range(3):
+        assert client.get(path).status_code == 200
+{%- if cookiecutter.database != "none" %}
+    assert client.get("/items/999999").status_code == 404  # the route matched, the item didn't
+{%- endif %}
+    assert client.get("/nowhere/at/all").status_code == 404
+
+    assert requests_counted(client, TRACED_ROUTE, "200") == before[TRACED_ROUTE, "200"] + 3
+{%- if cookiecutter.database != "none" %}
+    assert requests_counted(client, TRACED_ROUTE, "404") == before[TRACED_ROUTE, "404"] + 1
+{%- endif %}
+    assert requests_counted(client, "unmatched", "404") == before["unmatched", "404"] + 1
+    shown = samples(client)
+    # The raw paths never become label values; latency and in-flight are there too.
+    raw_paths = {path, "/nowhere/at/all"} - {TRACED_ROUTE}
+    assert not any(dict(labels).get("route") in raw_paths for _, labels in shown)
+    latency = ("method", "GET"), ("route", TRACED_ROUTE), ("status", "200")
+    assert shown[("http_request_duration_seconds_count", latency)] >= 3
+    assert ("http_requests_in_flight", ()) in shown
+    assert ("process_resident_memory_bytes", ()) in shown
+
+
+def test_metrics_stay_out_of_the_openapi_document(client: TestClient) -> None:
+    assert "/metrics" not in client.get("/openapi.json").json()["paths"]
+
+
+def test_with_several_workers_metrics_come_from_the_shared_directory(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    # A live gauge file of a process that has exited: its values must no longer count.
+    exited = subprocess.Popen(["true"])  # noqa: S607
+    exited.wait()
+    dead = shared / f"gauge_livesum_{exited.pid}.db"
+    dead.write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
+
+    metrics.forget_dead_workers()
+    shown = samples(client)
+
+    assert not dead.exists()
+    # Process metrics can't be added up across workers: they are left out.
+    assert ("process_resident_memory_bytes", ()) not in shown
+{%- if cookiecutter.database != "none" %}
+
+
+def test_pool_gauges_follow_connections_checked_out(tmp_path: Path) -> None:
+    def gauges() -> tuple[float | None, float | None]:
+        return (
+            REGISTRY.get_sample_value("db_pool_connections_in_use"),
+            REGISTRY.get_sample_value("db_pool_overflow_in_use"),
+        )
+
+    async def check() -> None:
+        engine = create_async_engine(
+            f"sqlite+aiosqlite:///{tmp_path / 'pool.db'}", pool_size=1, max_overflow=1
+        )
+        metrics.watch_pool(engine)
+        try:
+            async with engine.connect():
+                assert gauges() == (1, 0)
+                async with engine.connect():
+                    assert gauges() == (2, 1)
+            assert gauges() == (0, 0)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(check())
+{%- endif %}
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def traced({% if cookiecutter.database != "none" %}client: TestClient, settings: Settings, {% endif %}spans: InMemorySpanExporter) -> TestClient:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+{%- if cookiecutter.database != "none" %}
+    return TestClient(create_app(settings, tracer_provider=provider))
+{%- else %}
+    return TestClient(create_app(Settings(), tracer_provider=provider))
+{%- endif %}
+
+
+def test_each_request_is_a_span_named_by_its_route_with_its_ids_in_the_log_line(
+    traced: TestClient, spans: InMemorySpanExporter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("info")  # binds the handler to the captured stdout
+    with traced:
+{%- if cookiecutter.database != "none" %}
+        item_id = traced.post("/items", json={"name": "traced"}).json()["id"]
+        capsys.readouterr()
+        spans.clear()
+        assert traced.get(f"/items/{item_id}").status_code == 200
+{%- else %}
+        capsys.readouterr()
+        assert traced.get("/openapi.json").status_code == 200
+{%- endif %}
+        assert traced.get("/healthz").status_code == 200  # probes aren't traced
+
+    (server,) = [span for span in spans.get_finished_spans() if span.kind is SpanKind.SERVER]
+    assert server.name == f"GET {TRACED_ROUTE}"
+    assert server.attributes is not None
+    assert server.attributes["http.route"] == TRACED_ROUTE
+{%- if cookiecutter.database != "none" %}
+    queries = [span for span in spans.get_finished_spans() if span.kind is SpanKind.CLIENT]
+    assert queries, "no span for the database query"
+    assert all(query.context.trace_id == server.context.trace_id for query in queries)
+{%- endif %}
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (request_line,) = [line for line in lines if line.get("route") == TRACED_ROUTE]
+    assert request_line["trace_id"] == f"{server.context.trace_id:032x}"
+    assert "trace_id" not in next(line for line in lines if line.get("route") == "/healthz")
+
+
+{% if cookiecutter.database != "none" -%}
+def test_an_otlp_endpoint_turns_tracing_on(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+{%- else -%}
+def test_an_otlp_endpoint_turns_tracing_on(monkeypatch: pytest.MonkeyPatch) -> None:
+{%- endif %}
+    assert not tracing.tracing_enabled()
+    # Nothing listens on port 9; /healthz isn't traced, so nothing is sent there.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "renamed")
+    assert tracing.tracing_enabled()
+    with TestClient(create_app({% if cookiecutter.database != "none" %}settings{% else %}Settings(){% endif %})) as client:
+        assert client.get("/healthz").status_code == 200
+        assert getattr(client.app, "_is_instrumented_by_opentelemetry", False)
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    assert provider.resource.attributes["service.name"] == "renamed"
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    assert not tracing.tracing_enabled()
+
+
+def test_each_request_logs_one_line_of_fields(
+    client: TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("info")  # binds the handler to the captured stdout
+    response = client.get("/healthz", headers={"X-Request-ID": "req-42"})
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (line,) = [line for line in lines if line["logger"] == "{{ cookiecutter.package_name }}.access"]
+    assert line["request_id"] == "req-42" == response.headers["X-Request-ID"]
+    assert {key: line[key] for key in ("method", "route", "status", "client")} == {
+        "method": "GET",
+        "route": "/healthz",
+        "status": 200,
+        "client": "testclient",
+    }
+    assert 0 < line["duration_ms"] < 5000
+    assert line["message"] == "GET /healthz 200"
+
+
+def test_console_format_is_readable_lines_not_json(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("info", "console")
+    logging.getLogger("{{ cookiecutter.package_name }}.test").warning("hello %s", "there")
+
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "WARNING" in line
+    assert "hello there" in line
+    assert not line.startswith("{")
+
+
+def test_libraries_log_warnings_only_unless_debugging(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("info")
+    logging.getLogger("alembic.runtime.plugins").info("setup plugin")
+    logging.getLogger("uvicorn.error").info("Started server process")
+    logging.getLogger("sqlalchemy.engine").warning("a warning")
+    assert [json.loads(line)["message"] for line in capsys.readouterr().out.splitlines()] == [
+        "a warning"
+    ]
+    configure_logging("debug")
+    logging.getLogger("alembic.runtime.plugins").info("setup plugin")
+    assert "setup plugin" in capsys.readouterr().out
