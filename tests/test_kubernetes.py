@@ -291,6 +291,9 @@ def test_probes_shutdown_and_availability_are_matched_to_the_service(
     assert all(c["labelSelector"]["matchLabels"].items() <= labels.items() for c in spread)
     policy = one(documents, "NetworkPolicy")
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    scrape = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert scrape["prometheus.io/scrape"] == "true" and scrape["prometheus.io/path"] == "/metrics"
+    assert int(scrape["prometheus.io/port"]) == int(PORT)
 
     if database == "sqlite":  # one SQLite file, one writer: a single pod, replaced, not rolled
         assert deployment["spec"]["replicas"] == 1

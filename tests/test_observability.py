@@ -13,9 +13,12 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1 import trace_pb2
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import free_port
 from tests.support.docker import (
@@ -70,21 +73,17 @@ def traced_request(image: Image, container: Container) -> tuple[str, str, str]:
     return ITEM_ROUTE, path, headers["X-Request-ID"]
 
 
-SAMPLE = re.compile(r"^(\w+)(?:\{(.*)\})? (\S+)$")
-LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-
-
 def scrape(container: Container) -> tuple[str, dict[tuple[str, frozenset[Any]], float]]:
-    """The /metrics text and its labelled samples, by name and labels."""
+    """The /metrics text and its samples, by name and labels."""
     with urllib.request.urlopen(container.url + "/metrics", timeout=5) as response:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain; version=")
         text = response.read().decode()
-    samples = {}
-    for line in text.splitlines():
-        if match := SAMPLE.match(line):
-            name, labels, value = match.groups()
-            samples[name, frozenset(LABEL.findall(labels or ""))] = float(value)
+    samples = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
     return text, samples
 
 
@@ -119,11 +118,18 @@ def test_metrics_of_one_worker_include_the_process(
     assert samples.get(("process_resident_memory_bytes", frozenset()), 0) > 0, text
 
 
+class Span(NamedTuple):
+    service: str
+    trace_id: str
+    name: str
+    kind: int
+
+
 class Receiver(ThreadingHTTPServer):
-    """A stand-in OTLP/HTTP collector: keeps each body POSTed to /v1/traces."""
+    """A stand-in OTLP/HTTP collector: keeps the spans POSTed to /v1/traces, decoded."""
 
     def __init__(self, port: int) -> None:
-        self.bodies: list[bytes] = []
+        self.spans: list[Span] = []
         self.content_types: list[str] = []
         super().__init__(("127.0.0.1", port), ReceiverHandler)
 
@@ -135,7 +141,7 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         if self.path == "/v1/traces":
             self.server.content_types.append(self.headers["Content-Type"])
-            self.server.bodies.append(body)
+            self.server.spans += decoded_spans(body)
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", "0")
@@ -143,6 +149,19 @@ class ReceiverHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+def decoded_spans(body: bytes) -> list[Span]:
+    request = ExportTraceServiceRequest.FromString(body)
+    spans = []
+    for resource_spans in request.resource_spans:
+        attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+        for scope_spans in resource_spans.scope_spans:
+            spans += [
+                Span(attributes["service.name"], span.trace_id.hex(), span.name, span.kind)
+                for span in scope_spans.spans
+            ]
+    return spans
 
 
 @pytest.fixture
@@ -180,17 +199,16 @@ def test_a_request_trace_reaches_the_otlp_endpoint_with_the_logged_trace_id(
     trace_id = logged_trace_id(container, request_id)
     assert re.fullmatch(r"[0-9a-f]{32}", trace_id) and int(trace_id, 16) != 0
 
-    # OTLP protobuf holds ids as raw bytes and names as UTF-8: the span of this very request
-    # (its trace id), named after the route template, from this service.
+    # The server span of this very request (its trace id), named after the route template, from
+    # this service; the receiver only sees it once the batch is sent.
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        sent = b"".join(receiver.bodies)
-        if bytes.fromhex(trace_id) in sent:
-            break
+    while not any(span.trace_id == trace_id for span in receiver.spans):
+        if time.monotonic() > deadline:
+            pytest.fail(f"no span of trace {trace_id} received:\n{container.logs()[-3000:]}")
         time.sleep(0.1)
-    else:
-        pytest.fail(f"no span of trace {trace_id} received:\n{container.logs()[-3000:]}")
-    body = next(b for b in receiver.bodies if bytes.fromhex(trace_id) in b)
-    assert f"GET {route}".encode() in body
-    assert service.encode() in body
+    server_span = Span(service, trace_id, f"GET {route}", trace_pb2.Span.SPAN_KIND_SERVER)
+    assert server_span in receiver.spans, receiver.spans
+    if image.context["database"] != "none":  # and its query, a client span in the same trace
+        queries = [s for s in receiver.spans if s.kind == trace_pb2.Span.SPAN_KIND_CLIENT]
+        assert trace_id in {query.trace_id for query in queries}, receiver.spans
     assert set(receiver.content_types) == {"application/x-protobuf"}

@@ -1,5 +1,7 @@
 """The application factory: `create_app()` builds a configured FastAPI app (uvicorn calls it)."""
 
+from __future__ import annotations
+
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 {%- if cookiecutter.database != "none" %}
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 
 
 def create_app(
-    settings: Settings | None = None, tracer_provider: "TracerProvider | None" = None
+    settings: Settings | None = None, tracer_provider: TracerProvider | None = None
 ) -> FastAPI:
     """`tracer_provider` (the tests pass one) overrides the OTLP exporter the OTEL_* variables
     configure; with neither, the app isn't traced."""
@@ -41,7 +43,7 @@ def create_app(
 
     # Created on first use: importing the database driver then doesn't delay start-up.
     @cache
-    def engine() -> "AsyncEngine":
+    def engine() -> AsyncEngine:
         created = create_async_db_engine(
             settings.database_url,
             pool_size=settings.db_pool_size,

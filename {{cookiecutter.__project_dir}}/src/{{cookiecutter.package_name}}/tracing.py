@@ -5,6 +5,8 @@ OTEL_SDK_DISABLED=true. Off, nothing of OpenTelemetry is even imported: it costs
 time. The SDK reads the other standard OTEL_* variables itself (README: Observability).
 """
 
+from __future__ import annotations
+
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +32,7 @@ def tracing_enabled() -> bool:
     return any(os.environ.get(name) for name in ENDPOINT_VARIABLES)
 
 
-def otlp_tracer_provider() -> "TracerProvider":
+def otlp_tracer_provider() -> TracerProvider:
     """Spans batched and exported over OTLP/HTTP; also the global provider, so
     `opentelemetry.trace.get_tracer(__name__)` in the service's own code adds to the same traces."""
     from opentelemetry import trace
@@ -62,7 +64,7 @@ def trace_ids() -> dict[str, Any]:
     return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
 
 
-def instrument_app(app: FastAPI, provider: "TracerProvider") -> None:
+def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
     """A span per request, named after its route template, with the ids in its log lines."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
@@ -75,7 +77,7 @@ def instrument_app(app: FastAPI, provider: "TracerProvider") -> None:
 {%- if cookiecutter.database != "none" %}
 
 
-def instrument_engine(engine: "AsyncEngine", provider: "TracerProvider") -> None:
+def instrument_engine(engine: AsyncEngine, provider: TracerProvider) -> None:
     """A span per query, inside the request's span."""
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
