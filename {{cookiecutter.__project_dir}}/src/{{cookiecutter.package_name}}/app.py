@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 {%- if cookiecutter.database != "none" %}
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 {%- if cookiecutter.database != "none" %}
     from sqlalchemy.ext.asyncio import AsyncEngine
 {%- endif %}
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -69,6 +72,8 @@ def create_app(
 {%- endif %}
         if tracer_provider is not None:
             tracer_provider.shutdown()  # sends the spans not yet sent
+        # uvicorn's own start and stop lines are filtered out with the libraries' (logs.py).
+        log.info("stopped: requests in flight answered{% if cookiecutter.database != "none" %}, database connections closed{% endif %}")
 
     app = FastAPI(title={{ cookiecutter.project_name | tojson }}, version=__version__, lifespan=lifespan)
 {%- if cookiecutter.database != "none" %}
