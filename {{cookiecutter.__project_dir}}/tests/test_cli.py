@@ -1,3 +1,6 @@
+{% if cookiecutter.database != "none" -%}
+import json
+{% endif -%}
 import runpy
 import sys
 from importlib.metadata import version
@@ -85,11 +88,21 @@ def test_postgres_urls_get_the_psycopg_driver(monkeypatch: pytest.MonkeyPatch) -
 {%- if cookiecutter.database != "none" %}
 
 
-def test_migrate_brings_the_schema_to_head(
-    engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+def test_migrate_brings_the_schema_to_head_and_says_what_ran(
+    engine: Engine,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
+    head = head_revision(alembic_config())
     assert cli.main(["migrate"]) == 0
     with engine.connect() as connection:
-        assert current_revision(connection) == head_revision(alembic_config())
+        assert current_revision(connection) == head
+    assert cli.main(["migrate"]) == 0  # a second run (another replica) has nothing to do
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["message"] for line in lines if line["logger"] == cli.log.name] == [
+        f"database schema migrated from empty to {head}",
+        f"database schema already at {head}: nothing to migrate",
+    ]
 {%- endif %}

@@ -226,12 +226,15 @@ def test_each_request_logs_one_line_of_fields(
 
 def test_console_format_is_readable_lines_not_json(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("info", "console")
-    logging.getLogger("{{ cookiecutter.package_name }}.test").warning("hello %s", "there")
+    fields = {"method": "GET", "path": "/items/1", "route": "/items/{item_id}", "status": 200}
+    log = logging.getLogger("{{ cookiecutter.package_name }}.test")
+    log.warning("GET /items/1 200", extra={"fields": fields})
 
     (line,) = capsys.readouterr().out.splitlines()
-    assert "WARNING" in line
-    assert "hello there" in line
     assert not line.startswith("{")
+    # The level, the message, then only the fields it doesn't already say.
+    assert line.split()[1:5] == ["WARNING", "GET", "/items/1", "200"]
+    assert line.endswith("  route=/items/{item_id}  [{{ cookiecutter.package_name }}.test]")
 
 
 def test_libraries_log_warnings_only_unless_debugging(capsys: pytest.CaptureFixture[str]) -> None:

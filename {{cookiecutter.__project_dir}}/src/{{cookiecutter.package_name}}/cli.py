@@ -85,10 +85,14 @@ def migrate(settings: Settings) -> None:
 
     engine = create_db_engine(settings.database_url)
     try:
-        upgrade_to_head(engine)
+        before, after = upgrade_to_head(engine)
     finally:
         engine.dispose()
-    log.info("database schema is at head")
+    # Alembic's own lines are filtered out with the libraries' (logs.py): one line says what ran.
+    if before == after:
+        log.info("database schema already at %s: nothing to migrate", after)
+    else:
+        log.info("database schema migrated from %s to %s", before or "empty", after)
 {% endif %}
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -79,8 +79,13 @@ class ConsoleFormatter(logging.Formatter):
         shown = f"{level:<8}"
         if self.colour:
             shown = f"\033[{LEVEL_COLOURS.get(level, 0)}m{shown}\033[0m"
-        fields = " ".join(f"{key}={value}" for key, value in entry.items() if value is not None)
-        line = f"{when} {shown} {message}  {fields}  [{record.name}]"
+        # Fields the message already says (`GET /items/1 200`) aren't repeated.
+        said = set(message.split())
+        fields = [f"{k}={v}" for k, v in entry.items() if v is not None and str(v) not in said]
+        line = f"{when} {shown} {message}"
+        if fields:
+            line += "  " + " ".join(fields)
+        line += f"  [{record.name}]"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line

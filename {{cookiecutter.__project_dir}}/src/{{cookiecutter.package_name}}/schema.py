@@ -54,7 +54,8 @@ def current_revision(connection: Connection) -> str | None:
     return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def upgrade_to_head(engine: Engine) -> None:
+def upgrade_to_head(engine: Engine) -> tuple[str | None, str | None]:
+    """Runs the migrations not yet run; returns the revisions before and after."""
     from alembic import command
 
     config = alembic_config()
@@ -64,7 +65,9 @@ def upgrade_to_head(engine: Engine) -> None:
             # time, and those that waited find the schema already at head.
             connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_ID)))
         config.attributes["connection"] = connection
+        before = current_revision(connection)
         command.upgrade(config, "head")
+        return before, current_revision(connection)
 
 
 def schema_is_current(engine: Callable[[], AsyncEngine]) -> ReadinessCheck:
