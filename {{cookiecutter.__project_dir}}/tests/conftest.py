@@ -51,7 +51,12 @@ def client(engine: Engine, settings: Settings) -> Iterator[TestClient]:
         yield client
 {%- else -%}
 @pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings())) as client:
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
         yield client
 {%- endif %}

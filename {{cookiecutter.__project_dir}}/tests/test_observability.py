@@ -142,14 +142,11 @@ def spans() -> InMemorySpanExporter:
 
 
 @pytest.fixture
-def traced({% if cookiecutter.database != "none" %}client: TestClient, settings: Settings, {% endif %}spans: InMemorySpanExporter) -> TestClient:
+def traced(client: TestClient, settings: Settings, spans: InMemorySpanExporter) -> TestClient:
+    """An app traced into `spans`, beside `client` (which prepared the database, if any)."""
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(spans))
-{%- if cookiecutter.database != "none" %}
     return TestClient(create_app(settings, tracer_provider=provider))
-{%- else %}
-    return TestClient(create_app(Settings(), tracer_provider=provider))
-{%- endif %}
 
 
 def test_each_request_is_a_span_named_by_its_route_with_its_ids_in_the_log_line(
@@ -183,19 +180,15 @@ def test_each_request_is_a_span_named_by_its_route_with_its_ids_in_the_log_line(
     assert "trace_id" not in next(line for line in lines if line.get("route") == "/healthz")
 
 
-{% if cookiecutter.database != "none" -%}
 def test_an_otlp_endpoint_turns_tracing_on(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-{%- else -%}
-def test_an_otlp_endpoint_turns_tracing_on(monkeypatch: pytest.MonkeyPatch) -> None:
-{%- endif %}
     assert not tracing.tracing_enabled()
     # Nothing listens on port 9; /healthz isn't traced, so nothing is sent there.
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.setenv("OTEL_SERVICE_NAME", "renamed")
     assert tracing.tracing_enabled()
-    with TestClient(create_app({% if cookiecutter.database != "none" %}settings{% else %}Settings(){% endif %})) as client:
+    with TestClient(create_app(settings)) as client:
         assert client.get("/healthz").status_code == 200
         assert getattr(client.app, "_is_instrumented_by_opentelemetry", False)
     provider = trace.get_tracer_provider()
