@@ -36,20 +36,28 @@ OPTIONAL_PATHS = [
         [
             "alembic.ini",
             "migrations",
-            f"{PACKAGE_DIR}/db.py",
+            "mk/database.mk",
+            f"{PACKAGE_DIR}/database",
+            f"{PACKAGE_DIR}/database_settings.py",
             f"{PACKAGE_DIR}/models.py",
             f"{PACKAGE_DIR}/items.py",
-            f"{PACKAGE_DIR}/schema.py",
+            "tests/test_database.py",
             "tests/test_items.py",
             "tests/test_migrations.py",
         ],
     ),
-    (CI == "github", [".github"]),
+    (DATABASE == "postgresql", ["tests/test_postgresql.py"]),
+    (PACKAGE_MANAGER == "uv", ["mk/uv.mk"]),
+    (PACKAGE_MANAGER == "pip", ["mk/pip.mk"]),
     # One SQLite file allows one pod: no autoscaler or disruption budget, a volume instead.
-    # (Before the k8s row: these rows remove files inside k8s/.)
+    # (Rows removing files inside a directory come before the row that may remove it.)
     (DATABASE == "sqlite", ["k8s/base/pvc.yaml"]),
     (DATABASE != "sqlite", ["k8s/base/hpa.yaml", "k8s/base/pdb.yaml"]),
-    ("{{ cookiecutter.kubernetes }}" == "yes", ["k8s"]),
+    (
+        "{{ cookiecutter.kubernetes }}" == "yes",
+        ["k8s", "mk/kubernetes.mk", ".github/workflows/kubernetes.yml"],
+    ),
+    (CI == "github", [".github", "mk/github.mk"]),
     (LICENSE == "MIT", ["licenses/MIT"]),
     (LICENSE == "Apache-2.0", ["licenses/Apache-2.0"]),
     (LICENSE == "proprietary", ["licenses/proprietary"]),
@@ -116,7 +124,9 @@ def record_template() -> None:
         check=False,
     )
     commit = head.stdout.strip() if head.returncode == 0 else None
-    local_only = {"_output_dir", "_repo_dir", "_checkout", "_lock"}
+    # Not answers: where and how this bake ran, and the template's own settings (a later release
+    # must use its own list of files copied without rendering).
+    local_only = {"_output_dir", "_repo_dir", "_checkout", "_lock", "_copy_without_render"}
     answers = {key: value for key, value in CONTEXT.items() if key not in local_only}
     answers |= {"_template": template, "_commit": commit}
     state = {
@@ -147,11 +157,24 @@ def lock() -> None:
         output = result.stdout + result.stderr
         detail = "\n".join(output.strip().splitlines()[-5:])
         print(
-            f"warning: could not create {LOCK_FILES[PACKAGE_MANAGER]} (is the package index "
-            f"reachable?).\nThe project is complete otherwise: {finish} once it is.\n{detail}",
+            f"warning: could not create {LOCK_FILES[PACKAGE_MANAGER]}: {lock_failure(output)}."
+            f"\nThe project is complete otherwise: {finish} once that is fixed.\n{detail}",
             file=sys.stderr,
         )
 
+
+def lock_failure(output: str) -> str:
+    """What stopped `make lock`, and how to fix it, as far as its output tells."""
+    # uv looks for an interpreter first and, finding none, downloads one from GitHub: the
+    # package index may be fine while that download is blocked or turned off.
+    if "No interpreter found" in output or "python-build-standalone" in output:
+        return (
+            "uv found no Python {{ cookiecutter.python_version }} interpreter here and could not "
+            "download one. Install Python {{ cookiecutter.python_version }} (python.org, pyenv or "
+            "your OS packages; uv uses it when it is on PATH or named by UV_PYTHON), or bake "
+            "again with a python_version that is installed"
+        )
+    return "is the package index reachable? (the last lines of `make lock` follow)"
 
 if __name__ == "__main__":
     prune()

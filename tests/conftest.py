@@ -7,25 +7,32 @@ from typing import Any
 import docker.errors
 import pytest
 
-from tests.helpers import FULL_RUNS, TEMPLATE, machine_share, project_env, run
-from tests.support.docker import (
-    IMAGE_KEYS,
+from harness.baking import bake
+from harness.commands import TEMPLATE, machine_share, run
+from harness.docker import (
     Image,
     StartContainer,
     container_starter,
     docker_cli,
     engine,
-    image_params,
     make_build,
     remove_image,
 )
-from tests.support.postgres import create_database, postgres_server
-from tests.support.project_python import project_command, runs_in_container
+from harness.options import FULL_RUNS
+from harness.postgres import create_database, postgres_server
+from harness.pythons import project_command, project_env, runs_in_container
+from tests.params import IMAGE_KEYS, TIERS, image_params
+
+TIER_OF = {module: tier for tier, modules in TIERS.items() for module in modules}
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # pytest-cookies bakes `--template`; make it this checkout wherever pytest is started from.
-    config.option.template = str(TEMPLATE)
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by these markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        if module not in TIER_OF:
+            raise pytest.UsageError(f"{module} is in no tier: add it to TIERS in tests/conftest.py")
+        item.add_marker(TIER_OF[module])
 
 
 def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
@@ -59,12 +66,12 @@ def new_database(postgres: str) -> Callable[[], str]:
 
 
 @pytest.fixture(scope="session")
-def locked_project(cookies_session: Any) -> Callable[[str], Path]:
+def locked_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """Bakes a FULL_RUNS combination with real locking, once per session (a pip lock takes
     minutes); callers must not modify the project (copy it first)."""
     baked: dict[str, Path] = {}
 
-    def bake(key: str) -> Path:
+    def bake_locked(key: str) -> Path:
         if key not in baked:
             context = FULL_RUNS[key]
             version = context["python_version"]
@@ -75,15 +82,14 @@ def locked_project(cookies_session: Any) -> Callable[[str], Path]:
                 for name, value in (project_env(version) if lock_here else {}).items():
                     env.setenv(name, value)
                 with machine_share():  # locking a pip project keeps a core busy for minutes
-                    result = cookies_session.bake(extra_context={**context, "_lock": lock_here})
-            assert result.exception is None, result.exception
-            baked[key] = Path(result.project_path)
+                    project = bake(tmp_path_factory.mktemp("locked"), **context, _lock=lock_here)
+            baked[key] = project
             if not lock_here:
-                command, command_env = project_command(version, ["make", "lock"], baked[key])
-                run(command, cwd=baked[key], env=command_env)
+                command, command_env = project_command(version, ["make", "lock"], project)
+                run(command, cwd=project, env=command_env)
         return baked[key]
 
-    return bake
+    return bake_locked
 
 
 # ---- Docker: the engine, the generated projects' images, their containers ---------------------

@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import TEMPLATE, bake, choices, combination_id, run, tool
+from harness.baking import bake
+from harness.commands import TEMPLATE, run, tool
+from harness.options import choices, combination_id
+from tests.params import TIERS
 
 # What changes the workflow: the package manager (uv set-up) and the database (a Postgres service).
 GITHUB_CONTEXTS = [
@@ -24,10 +27,12 @@ GITHUB_CONTEXTS = [
 TEMPLATE_WORKFLOW = TEMPLATE / ".github" / "workflows" / "template-ci.yml"
 
 # `uses: owner/repo(/path)@<40 hex> # v1.2.3`: a commit cannot be moved the way a tag can, and the
-# comment is what Dependabot and reviewers read.
+# comment is what Dependabot and reviewers read. Or the project's own action, ./.github/actions/.
 PINNED_USES = re.compile(
-    r"^\s*(?:- )?uses: [\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40} # v\d+(?:\.\d+)*$"
+    r"^\s*(?:- )?uses: (?:[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40} # v\d+(?:\.\d+)*"
+    r"|\./\.github/actions/[\w-]+)$"
 )
+SETUP_ACTION = "./.github/actions/setup-project"
 # What the jobs run: the same commands a developer runs locally.
 JOB_TARGETS = {
     "install",
@@ -36,16 +41,16 @@ JOB_TARGETS = {
     "test",
     "audit",
     "docker-smoke",
-    "template-check",
 }
 MAKE_CALL = re.compile(r"(?:^|[;&|(]\s*)make\s+([^\n;&|)]+)", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
-def projects(cookies_session: Any) -> dict[str, Path]:
+def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every workflow-changing combination, baked once for the module."""
     return {
-        combination_id(context): bake(cookies_session, **context) for context in GITHUB_CONTEXTS
+        combination_id(context): bake(tmp_path_factory.mktemp("bake"), **context)
+        for context in GITHUB_CONTEXTS
     }
 
 
@@ -160,8 +165,11 @@ def assert_hardened(workflow_path: Path) -> dict[str, Any]:
 def test_generated_workflows_and_dependabot_configs_match_githubs_schemas(
     projects: dict[str, Path],
 ) -> None:
-    check_schema("github-workflows", *(p / ".github/workflows/ci.yml" for p in projects.values()))
+    workflows = [w for p in projects.values() for w in (p / ".github/workflows").glob("*.yml")]
+    check_schema("github-workflows", *workflows)
     check_schema("dependabot", *(p / ".github/dependabot.yml" for p in projects.values()))
+    actions = [p / ".github/actions/setup-project/action.yml" for p in projects.values()]
+    check_schema("github-actions", *actions)
 
 
 def test_zizmor_finds_nothing_of_medium_severity_or_above_in_the_project(
@@ -173,7 +181,9 @@ def test_zizmor_finds_nothing_of_medium_severity_or_above_in_the_project(
 def test_generated_workflow_pins_actions_grants_least_privilege_and_keeps_no_token(
     project: Path,
 ) -> None:
-    workflow = assert_hardened(project / ".github/workflows/ci.yml")
+    for path in (project / ".github/workflows").glob("*.yml"):
+        assert_hardened(path)
+    workflow = load(project / ".github/workflows/ci.yml")
     writers = {
         name for name, job in workflow["jobs"].items() if "write" in job["permissions"].values()
     }
@@ -236,7 +246,7 @@ def test_the_image_is_smoke_tested_and_scanned_before_publish_pushes_it(
     assert scan_inputs["version"] != "v0.69.4", "the compromised Trivy release"
 
     publish = jobs["publish"]
-    assert set(publish["needs"]) == set(jobs) - {"publish", "template-check"}
+    assert set(publish["needs"]) == set(jobs) - {"publish"}
     for condition in (
         "github.event_name != 'pull_request'",
         "default_branch",
@@ -279,13 +289,21 @@ def test_registry_and_image_name_are_set_once_at_the_top_with_a_ghcr_default(
     assert "ghcr.io" not in text.replace("REGISTRY: ghcr.io", ""), "the registry is named once"
 
 
-def test_template_check_reports_without_failing_the_run(project: Path) -> None:
-    job = load(project / ".github/workflows/ci.yml")["jobs"]["template-check"]
-    check = job["steps"][step_index(job, lambda s: runs(s, "make template-check"))]
-    assert check["continue-on-error"] is True
-    warning = job["steps"][-1]
-    assert check["id"] in warning["if"]
-    assert "::warning" in warning["run"]
+def test_every_job_sets_up_the_projects_python_and_tools_with_its_own_action(
+    project: Path,
+) -> None:
+    action = load(project / ".github/actions/setup-project/action.yml")
+    action_steps = action["runs"]["steps"]
+    assert action_steps[0]["with"]["python-version-file"] == ".python-version"
+    uv_installs = [s for s in action_steps if 'install --disable-pip-version-check "uv==' in
+                   str(s.get("run", ""))]  # fmt: skip
+    assert len(uv_installs) == (answers(project)["package_manager"] == "uv")
+    for path in (project / ".github/workflows").glob("*.yml"):
+        for name, job in load(path)["jobs"].items():
+            if any(runs(step, "make install") or runs(step, "make audit") for step in job["steps"]):
+                setup = step_index(job, lambda s: s.get("uses") == SETUP_ACTION)
+                first_make = next(i for i, s in enumerate(job["steps"]) if runs(s, "make "))
+                assert setup < first_make, f"{path.name}: {name} runs make before its set-up"
 
 
 def test_dependabot_updates_python_packages_actions_and_the_base_image(
@@ -300,9 +318,9 @@ def test_dependabot_updates_python_packages_actions_and_the_base_image(
 
 @pytest.mark.parametrize("ci", choices("ci"))
 def test_lint_and_pre_commit_run_hadolint_and_zizmor_only_with_a_workflow(
-    cookies: Any, ci: str
+    tmp_path: Path, ci: str
 ) -> None:
-    project = bake(cookies, ci=ci)
+    project = bake(tmp_path, ci=ci)
     lint = run(["make", "--dry-run", "lint"], cwd=project).stdout
     hooks = {hook["id"] for repo in load(project / ".pre-commit-config.yaml")["repos"]
              for hook in repo["hooks"]}  # fmt: skip
@@ -332,20 +350,27 @@ def test_template_ci_runs_the_whole_suite_hardened_like_the_generated_workflows(
     for command in (
         "-r requirements-test.txt",
         "install --yes --quiet --no-install-recommends postgresql",
-        "python -m pytest",
+        'make "${TIER}"',
     ):
         assert command in commands
     job = workflow["jobs"]["tests"]  # the kind job is test_kubernetes.py's
-    assert set(job["strategy"]["matrix"]["markers"]) == {"docker", "not docker"}
+    assert set(job["strategy"]["matrix"]["tier"]) == set(TIERS)
 
     # One commit per action across the template's and the generated workflows.
     pins: dict[str, set[str]] = {}
-    for path in [
-        TEMPLATE_WORKFLOW,
-        *(p / ".github/workflows/ci.yml" for p in projects.values()),
-    ]:
-        for step in steps(load(path)):
-            if "uses" in step:
+    generated = [
+        path
+        for project in projects.values()
+        for path in [
+            *project.glob(".github/workflows/*.yml"),
+            project / ".github/actions/setup-project/action.yml",
+        ]
+    ]
+    for path in [TEMPLATE_WORKFLOW, *generated]:
+        document = load(path)
+        action_steps = steps(document) if "jobs" in document else document["runs"]["steps"]
+        for step in action_steps:
+            if "@" in step.get("uses", ""):  # not the project's own ./.github/actions/
                 action, commit = step["uses"].split("@")
                 pins.setdefault(action, set()).add(commit)
     assert all(len(commits) == 1 for commits in pins.values()), pins

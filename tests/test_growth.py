@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FULL_RUNS, TEMPLATE, full_run_params, run
-from tests.support.docker import Image, make_build, remove_image, run_once
-from tests.support.project_python import project_command
+from harness.commands import TEMPLATE, run
+from harness.docker import Image, make_build, remove_image, run_once
+from harness.options import FULL_RUNS
+from harness.pythons import project_command
+from tests.params import full_run_params
 
 
 def first_key_per_flavor() -> list[str]:

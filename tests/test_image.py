@@ -1,5 +1,5 @@
 """Image build and run: each chosen project's Dockerfile is built with BuildKit and the image is
-proven against the known-good checklist (shared/reference/dockerfile-checklist.md).
+proven against the known-good checklist (docs/image-checklist.md).
 
 Each check (tests/support/image_checks.py) returns the problem it found, None when fine, so the
 negative controls in test_image_rebuilds.py prove every check fails on the image it exists to catch.
@@ -16,14 +16,12 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import free_port, machine_share, postgres_bin, run, tool
-from tests.support.docker import (
+from harness.commands import free_port, machine_share, run, tool
+from harness.docker import (
     Image,
     StartContainer,
     docker_cli,
     http,
-    image_keys_with,
-    image_params,
     migrated_database,
     remove_volume,
     run_once,
@@ -31,12 +29,14 @@ from tests.support.docker import (
     wait_for_healthz,
     wait_until_healthy,
 )
-from tests.support.image_checks import (
+from harness.postgres import postgres_bin
+from tests.image_checks import (
     graceful_stop_problem,
     import_problem,
     leftovers_problem,
     non_root_problem,
 )
+from tests.params import image_keys_with, image_params
 
 pytestmark = pytest.mark.docker
 
@@ -165,7 +165,7 @@ def test_the_dockerfile_passes_hadolint_with_every_ignore_explained(
 # ---- PostgreSQL: migrations inside the container ------------------------------------------------
 
 PG_IMAGES = image_params(image_keys_with("postgresql"))
-MIGRATION_LOCK_ID = 7_130_413_521  # the generated schema.py's advisory lock
+MIGRATION_LOCK_ID = 7_130_413_521  # database/migrations.py's advisory lock
 
 
 def psql(database_url: str, sql: str) -> str:

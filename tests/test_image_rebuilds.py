@@ -12,16 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.docker import (
-    KEYS,
-    Image,
-    StartContainer,
-    docker_cli,
-    image_params,
-    make_build,
-    remove_image,
-)
-from tests.support.image_checks import graceful_stop_problem, import_problem, non_root_problem
+from harness.docker import Image, StartContainer, docker_cli, make_build, remove_image
+from tests.image_checks import graceful_stop_problem, import_problem, non_root_problem
+from tests.params import KEYS, image_params
 
 pytestmark = pytest.mark.docker
 
@@ -33,7 +26,7 @@ MIB = 1024 * 1024
 
 REBUILT = image_params(KEYS[:2])  # one uv, one pip
 DEPENDENCY_STEP = re.compile(
-    r"^#(\d+) \[deps \d+/\d+\] RUN .*(uv sync|--require-hashes)", re.MULTILINE
+    r"^#(\d+) \[(?:build-)?dependencies \d+/\d+\] RUN .*(uv sync|--require-hashes)", re.MULTILINE
 )
 
 

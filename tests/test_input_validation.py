@@ -3,11 +3,11 @@ in the output directory or beside it. And a missing tool is named as the cause, 
 """
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.helpers import tool
+from harness.baking import bake, dependency_import_names
+from harness.commands import tool
 
 LONG = "a" * 10_000  # absurd: every message must still be one short line
 # Look-alikes of ASCII that \w and str.isdigit() accept.
@@ -135,59 +135,54 @@ def tree(path: Path) -> list[str]:
     return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
 
 
-def assert_nothing_left(tmp_path: Path, before: list[str]) -> None:
-    """pytest-cookies bakes into tmp_path/cookies/bakeNN: that output directory must be empty,
-    and nothing else may have appeared beside it (its parent) or anywhere under tmp_path."""
-    new = [path for path in tree(tmp_path) if path not in before]
-    assert len(new) <= 1 and all(Path(path).parent == Path("cookies") for path in new), new
-    assert all(tree(tmp_path / path) == [] for path in new)
+def refused(tmp_path: Path, **answers: str) -> Exception:
+    """Bakes into tmp_path/out, expecting a refusal; nothing may be left in the output directory,
+    beside it, or anywhere under tmp_path."""
+    output_dir = tmp_path / "out"
+    output_dir.mkdir()
+    with pytest.raises(Exception) as refusal:
+        bake(output_dir, **answers)
+    assert tree(tmp_path) == ["out"]
+    return refusal.value
 
 
 @pytest.mark.parametrize(
     ("answers", "message"), BAD_ANSWERS, ids=[repr(a)[:60] for a, _ in BAD_ANSWERS]
 )
 def test_a_bad_answer_is_refused_with_its_message_and_no_leftovers(
-    cookies: Any,
-    tmp_path: Path,
-    capfd: pytest.CaptureFixture[str],
-    answers: dict[str, str],
-    message: str,
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], answers: dict[str, str], message: str
 ) -> None:
-    before = tree(tmp_path)
-    result = cookies.bake(extra_context={"_lock": False, **answers})
+    refused(tmp_path, **answers)
     errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error: ")]
 
-    assert result.exit_code != 0
     assert any(line.startswith(f"error: {message}") for line in errors), errors
     assert all(len(line) < 300 for line in errors), errors
-    assert_nothing_left(tmp_path, before)
 
 
 def test_several_bad_answers_are_all_reported_at_once(
-    cookies: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    before = tree(tmp_path)
-    result = cookies.bake(extra_context={"_lock": False, "port": "1", "author_email": "x"})
+    refused(tmp_path, port="1", author_email="x")
     errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error: ")]
-    assert result.exit_code != 0
     assert [e.split(":")[1].strip() for e in errors] == ["author_email", "port"]
-    assert_nothing_left(tmp_path, before)
 
 
-def test_an_unknown_choice_is_refused_naming_the_allowed_values(
-    cookies: Any, tmp_path: Path
-) -> None:
-    before = tree(tmp_path)
-    result = cookies.bake(extra_context={"_lock": False, "python_version": "3.9"})
-    assert "python_version" in str(result.exception)
-    assert "'3.14', '3.15', '3.13', '3.12', '3.11'" in str(result.exception)
-    assert_nothing_left(tmp_path, before)
+def test_an_unknown_choice_is_refused_naming_the_allowed_values(tmp_path: Path) -> None:
+    refusal = refused(tmp_path, python_version="3.9")
+    assert "python_version" in str(refusal)
+    assert "'3.14', '3.15', '3.13', '3.12', '3.11'" in str(refusal)
 
 
 # ---- a missing tool is the cause it reports ---------------------------------------------------
 
 MISSING_TOOLS = [
     # (package manager, the tools on PATH, the warning that names the missing one)
+    (
+        "uv",
+        ["git", "make", "uv"],
+        "warning: could not create uv.lock: uv found no Python 3.14 interpreter here and could "
+        "not download one. Install Python 3.14",
+    ),
     (
         "uv",
         ["git", "make"],
@@ -209,7 +204,6 @@ MISSING_TOOLS = [
 
 @pytest.mark.parametrize(("package_manager", "on_path", "warning"), MISSING_TOOLS)
 def test_a_missing_tool_is_named_with_how_to_install_it_and_the_project_is_kept(
-    cookies: Any,
     capfd: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
@@ -222,23 +216,24 @@ def test_a_missing_tool_is_named_with_how_to_install_it_and_the_project_is_kept(
     for name in on_path:
         (bin_dir / name).symlink_to(tool(name))
     monkeypatch.setenv("PATH", str(bin_dir))
-    monkeypatch.delenv("PYTHON", raising=False)
+    for name in ("PYTHON", "UV_PYTHON"):
+        monkeypatch.delenv(name, raising=False)
+    # No interpreter uv manages either, and none downloaded: the one on PATH is all there is.
+    monkeypatch.setenv("UV_PYTHON_INSTALL_DIR", str(tmp_path / "no-managed-pythons"))
+    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
 
-    result = cookies.bake(extra_context={"package_manager": package_manager})
+    project = bake(tmp_path / "out", package_manager=package_manager, _lock=True)
     stderr = capfd.readouterr().err
 
-    assert result.exit_code == 0 and result.exception is None
     assert warning in stderr, stderr
-    assert "then run `make lock` in my-service/." in stderr
+    assert "run `make lock` in my-service/" in stderr
     assert "package index" not in stderr  # the cause is the tool, not the network
     assert stderr.count("warning: ") == 1, stderr
-    assert (Path(result.project_path) / "pyproject.toml").is_file()
+    assert (project / "pyproject.toml").is_file()
 
 
 def test_the_dependency_names_the_hook_refuses_are_filled_in() -> None:
     """The reserved list is generated (scripts/refresh-dependency-names), never left empty."""
-    from tests.helpers import dependency_import_names
-
     assert {"fastapi", "sqlalchemy", "alembic", "uvicorn", "pydantic", "psycopg"} <= (
         dependency_import_names()
     )

@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import TEMPLATE, bake, choices, run, tool
-from tests.support.docker import Image, engine
+from harness.baking import bake
+from harness.commands import TEMPLATE, run, tool
+from harness.docker import Image, engine
+from harness.options import choices
 
 # Not the default port, so nothing passes by accident.
 PORT = "8123"
@@ -49,10 +51,12 @@ def k8s_tool(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def projects(cookies_session: Any) -> dict[str, Path]:
+def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A project with Kubernetes manifests per database, baked once for the module."""
     return {
-        database: bake(cookies_session, database=database, port=PORT, kubernetes="yes")
+        database: bake(
+            tmp_path_factory.mktemp("bake"), database=database, port=PORT, kubernetes="yes"
+        )
         for database in choices("database")
     }
 
@@ -148,7 +152,7 @@ def test_every_overlay_renders_and_matches_the_api_schemas_of_each_supported_ver
     project: Path, tmp_path: Path
 ) -> None:
     paths = write_rendered(project, tmp_path)
-    makefile = (project / "Makefile").read_text()
+    makefile = (project / "mk/kubernetes.mk").read_text()
     listed = re.search(r"^K8S_VERSIONS \?= (.+)$", makefile, re.MULTILINE)
     assert listed and listed[1].split() == SUPPORTED_VERSIONS
     for version in SUPPORTED_VERSIONS:
@@ -326,21 +330,22 @@ def test_each_overlay_has_its_namespace_and_image(project: Path) -> None:
 
 @pytest.mark.parametrize("kubernetes", choices("kubernetes"))
 def test_the_option_adds_or_leaves_out_manifests_targets_readme_section_and_ci_job(
-    cookies: Any, kubernetes: str
+    tmp_path: Path, kubernetes: str
 ) -> None:
-    project = bake(cookies, kubernetes=kubernetes)
+    project = bake(tmp_path, kubernetes=kubernetes)
     has_k8s = kubernetes == "yes"
     assert (project / "k8s").exists() == has_k8s
-    assert ("k8s-validate" in (project / "Makefile").read_text()) == has_k8s
+    assert ("k8s-validate" in run(["make", "help"], cwd=project).stdout) == has_k8s
     assert ("## Kubernetes" in (project / "README.md").read_text()) == has_k8s
-    workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
-    assert ("kubernetes" in workflow["jobs"]) == has_k8s
+    assert (project / ".github/workflows/kubernetes.yml").exists() == has_k8s
 
 
 def test_the_generated_workflow_validates_the_manifests_with_the_makefile(
     projects: dict[str, Path],
 ) -> None:
-    workflow = yaml.safe_load((projects["postgresql"] / ".github/workflows/ci.yml").read_text())
+    workflow = yaml.safe_load(
+        (projects["postgresql"] / ".github/workflows/kubernetes.yml").read_text()
+    )
     commands = [str(step.get("run", "")) for step in workflow["jobs"]["kubernetes"]["steps"]]
     assert "make k8s-validate" in commands
 

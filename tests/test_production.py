@@ -20,19 +20,18 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import tool
-from tests.support.docker import (
+from harness.commands import tool
+from harness.docker import (
     Container,
     Image,
     StartContainer,
     http_response,
-    image_keys_with,
-    image_params,
     migrated_database,
     remove_volume,
     wait_for_healthz,
 )
-from tests.support.postgres import postgres_server
+from harness.postgres import postgres_server
+from tests.params import image_keys_with, image_params
 
 pytestmark = pytest.mark.docker
 
@@ -314,4 +313,9 @@ def test_sigterm_under_load_answers_accepted_requests_and_exits_0_in_the_grace_p
     # The idle keep-alive connections were closed, not left to hold up the shutdown.
     assert all(closed_by_the_server(connection) for connection in idle)
     # The application's shutdown ran to its end: the engine was disposed.
-    assert "stopped: requests in flight answered, database connections closed" in logs, logs[-3000:]
+    # Each shutdown step says what it closed, then the app that it stopped.
+    lines = [line for line in logs.splitlines() if '"message": "' in line]
+    said = [line.split('"message": "')[1].split('"')[0] for line in lines]
+    assert said[-2:] == ["database connections closed", "stopped: requests in flight answered"], (
+        logs[-3000:]
+    )

@@ -8,21 +8,13 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from tests.helpers import (
-    PYPROJECT_BACKENDS,
-    all_combinations,
-    bake,
-    choices,
-    numbered_ids,
-    run,
-    text_files,
-    tool,
-)
+from harness.baking import bake, text_files
+from harness.commands import run, tool
+from harness.options import PYPROJECT_BACKENDS, all_combinations, choices, numbered_ids
 
 # Kubernetes manifests (the default) with every other combination; without them, only the
 # options that change what is left to prune (k8s/'s files per database, the Makefile's k8s-validate
@@ -47,12 +39,24 @@ def expected_paths(context: dict[str, str], package: str) -> dict[str, bool]:
         "alembic.ini": has_db,
         "migrations/env.py": has_db,
         "migrations/versions": has_db,
-        f"{package_dir}/db.py": has_db,
+        f"{package_dir}/database/__init__.py": has_db,
+        f"{package_dir}/database/engines.py": has_db,
+        f"{package_dir}/database/migrations.py": has_db,
+        f"{package_dir}/database_settings.py": has_db,
         f"{package_dir}/models.py": has_db,
         f"{package_dir}/items.py": has_db,
+        "tests/test_database.py": has_db,
         "tests/test_items.py": has_db,
         "tests/test_migrations.py": has_db,
+        "tests/test_postgresql.py": context["database"] == "postgresql",
+        "mk/database.mk": has_db,
+        "mk/uv.mk": context["package_manager"] == "uv",
+        "mk/pip.mk": context["package_manager"] == "pip",
+        "mk/github.mk": context["ci"] == "github",
+        "mk/kubernetes.mk": has_k8s,
         ".github/workflows/ci.yml": context["ci"] == "github",
+        ".github/workflows/kubernetes.yml": context["ci"] == "github" and has_k8s,
+        ".github/actions/setup-project/action.yml": context["ci"] == "github",
         "k8s/base/kustomization.yaml": has_k8s,
         "k8s/overlays/dev/kustomization.yaml": has_k8s,
         "k8s/overlays/production/kustomization.yaml": has_k8s,
@@ -95,8 +99,10 @@ def check_pyproject(project: Path, context: dict[str, str], package: str) -> Non
 
 
 @pytest.mark.parametrize("context", COMBINATIONS, ids=numbered_ids(COMBINATIONS))
-def test_every_combination_bakes_clean_and_complete(cookies: Any, context: dict[str, str]) -> None:
-    project = bake(cookies, **context)
+def test_every_combination_bakes_clean_and_complete(
+    tmp_path: Path, context: dict[str, str]
+) -> None:
+    project = bake(tmp_path, **context)
     package = "my_service"
 
     for path in [project, *project.rglob("*")]:
@@ -119,8 +125,8 @@ def test_every_combination_bakes_clean_and_complete(cookies: Any, context: dict[
 
 
 @pytest.mark.parametrize("license_name", choices("license"))
-def test_each_license_bakes_with_its_text_and_metadata(cookies: Any, license_name: str) -> None:
-    project = bake(cookies, license=license_name, author_name="Ada Lovelace")
+def test_each_license_bakes_with_its_text_and_metadata(tmp_path: Path, license_name: str) -> None:
+    project = bake(tmp_path, license=license_name, author_name="Ada Lovelace")
     text = (project / "LICENSE").read_text()
     meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
     expected = {
@@ -134,22 +140,22 @@ def test_each_license_bakes_with_its_text_and_metadata(cookies: Any, license_nam
         assert "Ada Lovelace" in text
 
 
-def test_free_text_answers_with_quotes_stay_valid_toml_and_python(cookies: Any) -> None:
+def test_free_text_answers_with_quotes_stay_valid_toml_and_python(tmp_path: Path) -> None:
     answers = {
         "project_name": 'Ada\'s "Quoted" Service',
         "project_slug": "ada-service",
         "description": "Says \"hi\" \\ and 'bye'",
         "author_name": 'O\'Brien "Bob"',
     }
-    project = bake(cookies, **answers)
+    project = bake(tmp_path, **answers)
     meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
     assert meta["description"] == answers["description"]
     assert meta["authors"][0]["name"] == answers["author_name"]
     run([tool("ruff"), "check", "--no-cache", "."], cwd=project)
 
 
-def test_the_recorded_answers_are_what_cruft_reads(cookies: Any) -> None:
-    project = bake(cookies, database="sqlite", layout="flat")
+def test_the_recorded_answers_are_what_cruft_reads(tmp_path: Path) -> None:
+    project = bake(tmp_path, database="sqlite", layout="flat")
     state = json.loads((project / ".cruft.json").read_text())
     answers = state["context"]["cookiecutter"]
     assert state["template"] == answers["_template"]
@@ -158,8 +164,8 @@ def test_the_recorded_answers_are_what_cruft_reads(cookies: Any) -> None:
 
 
 @pytest.mark.parametrize("database", choices("database"))
-def test_the_compose_file_is_valid_for_each_database(cookies: Any, database: str) -> None:
-    project = bake(cookies, database=database)
+def test_the_compose_file_is_valid_for_each_database(tmp_path: Path, database: str) -> None:
+    project = bake(tmp_path, database=database)
     run([tool("docker-compose"), "--file", "compose.yaml", "config", "--quiet"], cwd=project)
     services = yaml.safe_load((project / "compose.yaml").read_text())["services"]
     assert ("migrate" in services) == (database != "none")

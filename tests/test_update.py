@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from cookiecutter.main import cookiecutter
 
-from tests.helpers import TEMPLATE, run, tool
+from harness.commands import TEMPLATE, run, tool
 
 FLEET = TEMPLATE / "scripts" / "fleet"
 TEMPLATE_CHANGE = "# A fix made in the template for v0.2.0\n"

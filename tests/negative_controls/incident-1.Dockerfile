@@ -1,4 +1,4 @@
-# Negative control, from the first incident (shared/seeds/000_*): the builder stage copies only
+# Negative control, from the first incident (docs/incidents.md): the builder stage copies only
 # pyproject.toml, then installs the project, whose explicit `packages = ["backend"]` is missing.
 ARG PYTHON_IMAGE=python:3.11-slim-trixie
 FROM ${PYTHON_IMAGE} AS builder

@@ -1,4 +1,4 @@
-# Negative control for the second incident (shared/seeds/003_*): an image that builds and then
+# Negative control for the second incident (docs/incidents.md): an image that builds and then
 # can't import its package. Here the venv holds an editable install (a .pth pointing at /app/src)
 # and the runtime stage copies the venv without the source, the "optimized multi-stage" trap.
 ARG PYTHON_IMAGE=python:3.13-slim-trixie

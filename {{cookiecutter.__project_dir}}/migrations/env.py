@@ -3,8 +3,8 @@
 from alembic import context
 from sqlalchemy import Connection
 
-from {{ cookiecutter.package_name }} import models  # noqa: F401 - registers the tables on Base.metadata
-from {{ cookiecutter.package_name }}.db import Base, create_db_engine
+from {{ cookiecutter.package_name }}.database.engines import create_db_engine
+from {{ cookiecutter.package_name }}.models import Base
 from {{ cookiecutter.package_name }}.settings import Settings
 
 target_metadata = Base.metadata

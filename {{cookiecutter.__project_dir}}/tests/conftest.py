@@ -1,31 +1,26 @@
+{%- if cookiecutter.database != "none" -%}
 """Test fixtures. The database is a fresh SQLite file, or TEST_DATABASE_URL (e.g. PostgreSQL)."""
 
-{% if cookiecutter.database != "none" -%}
 import os
-{% endif -%}
 from collections.abc import Iterator
-{%- if cookiecutter.database != "none" %}
 from pathlib import Path
-{%- endif %}
 
 import pytest
 from fastapi.testclient import TestClient
-{%- if cookiecutter.database != "none" %}
 from sqlalchemy import Engine, MetaData
-{%- endif %}
 
 from {{ cookiecutter.package_name }}.app import create_app
-{%- if cookiecutter.database != "none" %}
-from {{ cookiecutter.package_name }}.db import create_db_engine
-from {{ cookiecutter.package_name }}.schema import upgrade_to_head
-{%- endif %}
+from {{ cookiecutter.package_name }}.database.engines import create_db_engine
+from {{ cookiecutter.package_name }}.database.migrations import upgrade_to_head
 from {{ cookiecutter.package_name }}.settings import Settings
 
 
-{% if cookiecutter.database != "none" -%}
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
+# Every test's: code that reads its settings from the environment (the CLI) finds it there too.
+@pytest.fixture(autouse=True)
+def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
 
 
 @pytest.fixture
@@ -49,7 +44,18 @@ def client(engine: Engine, settings: Settings) -> Iterator[TestClient]:
     upgrade_to_head(engine)
     with TestClient(create_app(settings)) as client:
         yield client
-{%- else -%}
+{% else -%}
+"""Test fixtures."""
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
+
+
 @pytest.fixture
 def settings() -> Settings:
     return Settings()
@@ -59,4 +65,4 @@ def settings() -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as client:
         yield client
-{%- endif %}
+{% endif -%}

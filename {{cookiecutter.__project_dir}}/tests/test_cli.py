@@ -1,6 +1,3 @@
-{% if cookiecutter.database != "none" -%}
-import json
-{% endif -%}
 import runpy
 import sys
 from importlib.metadata import version
@@ -9,14 +6,8 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-{%- if cookiecutter.database != "none" %}
-from sqlalchemy import Engine
-{%- endif %}
 
 from {{ cookiecutter.package_name }} import __version__, cli
-{%- if cookiecutter.database != "none" %}
-from {{ cookiecutter.package_name }}.schema import alembic_config, current_revision, head_revision
-{%- endif %}
 
 
 @pytest.mark.parametrize(("workers", "builds_the_app_itself"), [("1", True), ("3", False)])
@@ -32,9 +23,6 @@ def test_serve_runs_uvicorn_with_the_settings_from_the_environment(
     monkeypatch.setenv("PORT", "9001")
     monkeypatch.setenv("WORKERS", workers)
     monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.0/8")
-{%- if cookiecutter.database == "postgresql" %}
-    monkeypatch.setenv("DATABASE_URL", "postgresql://user@db/app")
-{%- endif %}
 
     assert cli.main(["serve"]) == 0
 
@@ -68,41 +56,3 @@ def test_invalid_settings_exit_with_the_variable_named(
         cli.main(["serve"])
     assert exited.value.code == 2
     assert "error: PORT is invalid" in capsys.readouterr().err
-{%- if cookiecutter.database == "postgresql" %}
-
-
-def test_production_refuses_to_start_without_database_url(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    with pytest.raises(SystemExit) as exited:
-        cli.main(["serve"])
-    assert exited.value.code == 2
-    assert "error: DATABASE_URL is not set: expected a PostgreSQL URL" in capsys.readouterr().err
-
-
-def test_postgres_urls_get_the_psycopg_driver(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DATABASE_URL", "postgres://user@db/app")
-    assert cli.load_settings().database_url == "postgresql+psycopg://user@db/app"
-{%- endif %}
-{%- if cookiecutter.database != "none" %}
-
-
-def test_migrate_brings_the_schema_to_head_and_says_what_ran(
-    engine: Engine,
-    database_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    head = head_revision(alembic_config())
-    assert cli.main(["migrate"]) == 0
-    with engine.connect() as connection:
-        assert current_revision(connection) == head
-    assert cli.main(["migrate"]) == 0  # a second run (another replica) has nothing to do
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [line["message"] for line in lines if line["logger"] == cli.log.name] == [
-        f"database schema migrated from empty to {head}",
-        f"database schema already at {head}: nothing to migrate",
-    ]
-{%- endif %}

@@ -1,22 +1,10 @@
 import json
 import logging
-{%- if cookiecutter.database != "none" %}
-from pathlib import Path
-{%- endif %}
 
 import pytest
 from fastapi.testclient import TestClient
-{%- if cookiecutter.database != "none" %}
-from sqlalchemy import Engine
-{%- endif %}
 
-{% if cookiecutter.database != "none" -%}
-from {{ cookiecutter.package_name }}.app import create_app
-{% endif -%}
 from {{ cookiecutter.package_name }}.logs import configure_logging, request_id
-{%- if cookiecutter.database != "none" %}
-from {{ cookiecutter.package_name }}.settings import Settings
-{%- endif %}
 
 
 def test_liveness_answers_ok(client: TestClient) -> None:
@@ -29,23 +17,6 @@ def test_readiness_is_ready_when_dependencies_are_usable(client: TestClient) -> 
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {"status": "ready"}
-{%- if cookiecutter.database != "none" %}
-
-
-def test_readiness_is_unavailable_before_migrations(engine: Engine, settings: Settings) -> None:
-    with TestClient(create_app(settings)) as client:
-        response = client.get("/readyz")
-    assert response.status_code == 503
-    assert response.json()["reason"] == "database schema at no revision, expected 0001"
-
-
-def test_readiness_is_unavailable_without_a_database(tmp_path: Path) -> None:
-    unreachable = Settings(database_url=f"sqlite:///{tmp_path}")  # a directory can't be opened
-    with TestClient(create_app(unreachable)) as client:
-        response = client.get("/readyz")
-    assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "reason": "database unreachable"}
-{%- endif %}
 
 
 def test_each_response_carries_a_request_id(client: TestClient) -> None:

@@ -1,11 +1,7 @@
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
-from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.settings import Settings
 
 
 def test_an_item_can_be_created_listed_and_fetched(client: TestClient) -> None:
@@ -79,28 +75,3 @@ def test_a_wrong_method_is_a_405_listing_every_allowed_method(client: TestClient
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, POST"
     assert response.json() == {"detail": "Method Not Allowed"}
-
-
-def test_an_unreachable_database_is_a_503_to_retry(tmp_path: Path) -> None:
-    unreachable = Settings(database_url=f"sqlite:///{tmp_path}")  # a directory can't be opened
-    with TestClient(create_app(unreachable)) as client:
-        response = client.get("/items")
-    assert response.status_code == 503
-    assert response.headers["Retry-After"].isdigit()
-    assert response.json() == {"detail": "service temporarily unavailable, retry later"}
-
-
-def test_a_request_that_gets_no_connection_in_time_is_a_503(settings: Settings) -> None:
-    pool_of_one = {"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout": 0.1}
-    settings = settings.model_copy(update=pool_of_one)
-    app = create_app(settings)
-    with TestClient(app) as client:
-        client.get("/readyz")  # creates the engine
-        assert client.portal is not None
-        held = client.portal.call(app.state.engine().connect().start)  # the pool's only connection
-        try:
-            response = client.get("/items")
-        finally:
-            client.portal.call(held.close)
-    assert response.status_code == 503
-    assert "Retry-After" in response.headers

@@ -1,4 +1,4 @@
-"""The command line: `{{ cookiecutter.project_slug }} serve`{% if cookiecutter.database != "none" %} and `{{ cookiecutter.project_slug }} migrate`{% endif %}."""
+"""The command line: `{{ cookiecutter.project_slug }} serve`{{ " and `%s migrate`" % cookiecutter.project_slug if cookiecutter.database != "none" }}."""
 
 import argparse
 import gc
@@ -77,23 +77,7 @@ def serve(settings: Settings, *, reload: bool) -> None:
     gc.freeze()
     gc.enable()
     uvicorn.run(app, **options)
-{% if cookiecutter.database != "none" %}
 
-def migrate(settings: Settings) -> None:
-    from {{ cookiecutter.package_name }}.db import create_db_engine
-    from {{ cookiecutter.package_name }}.schema import upgrade_to_head
-
-    engine = create_db_engine(settings.database_url)
-    try:
-        before, after = upgrade_to_head(engine)
-    finally:
-        engine.dispose()
-    # Alembic's own lines are filtered out with the libraries' (logs.py): one line says what ran.
-    if before == after:
-        log.info("database schema already at %s: nothing to migrate", after)
-    else:
-        log.info("database schema migrated from %s to %s", before or "empty", after)
-{% endif %}
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description=__doc__)
@@ -109,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
 {%- if cookiecutter.database != "none" %}
     if args.command == "migrate":
+        # Imported here: serving doesn't load Alembic.
+        from {{ cookiecutter.package_name }}.database.migrations import migrate
+
         migrate(settings)
         return 0
 {%- endif %}

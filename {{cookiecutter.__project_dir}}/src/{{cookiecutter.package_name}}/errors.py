@@ -20,7 +20,7 @@ class Error(BaseModel):
     detail: str
 
 
-# For routes that need the database: merged into their OpenAPI responses.
+# For routes that need a dependency that can be unavailable: merged into their OpenAPI responses.
 unavailable_response: dict[int | str, dict[str, Any]] = {
     status.HTTP_503_SERVICE_UNAVAILABLE: {
         "model": Error,
@@ -30,8 +30,8 @@ unavailable_response: dict[int | str, dict[str, Any]] = {
 }
 
 
-def add_error_handlers(app: FastAPI, unavailable: tuple[type[Exception], ...]) -> None:
-    """Exceptions of the `unavailable` types answer 503; any other unhandled one a JSON 500."""
+def answer_unavailable(app: FastAPI, *exception_types: type[Exception]) -> None:
+    """Exceptions of these types (a dependency that can't serve now) answer 503 with Retry-After."""
 
     async def service_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # One line, no traceback: an outage would otherwise bury the logs in identical stacks.
@@ -41,6 +41,13 @@ def add_error_handlers(app: FastAPI, unavailable: tuple[type[Exception], ...]) -
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
+
+    for exception_type in exception_types:
+        app.add_exception_handler(exception_type, service_unavailable)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """A 405 that names every allowed method, and a JSON 500 for any unhandled exception."""
 
     async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
         # Starlette's Allow header names the methods of the first route matching the path only;
@@ -64,7 +71,5 @@ def add_error_handlers(app: FastAPI, unavailable: tuple[type[Exception], ...]) -
         # The server still logs the traceback; the client gets JSON like every other error.
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
-    for exception_type in unavailable:
-        app.add_exception_handler(exception_type, service_unavailable)
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, method_not_allowed)
     app.add_exception_handler(Exception, internal_error)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from {{ cookiecutter.package_name }}.db import get_session
+from {{ cookiecutter.package_name }}.database.engines import get_session
 from {{ cookiecutter.package_name }}.errors import Error, unavailable_response
 from {{ cookiecutter.package_name }}.models import Item
 

@@ -1,5 +1,6 @@
 """Prometheus metrics at GET /metrics: requests by method, route template and status, their
-latency and how many are in flight{% if cookiecutter.database != "none" %}, the database pool's connections in use{% endif %}, and the process.
+latency and how many are in flight, and the process (the database adds its pool's gauges:
+database.observability).
 
 With several workers (WORKERS > 1) every process writes its values to files in
 PROMETHEUS_MULTIPROC_DIR (cli.py sets it up, emptied at each start) and /metrics, whichever worker
@@ -10,9 +11,6 @@ combine them across processes.
 import os
 import time
 from pathlib import Path
-{%- if cookiecutter.database != "none" %}
-from typing import Any
-{%- endif %}
 
 from fastapi import APIRouter, Response
 from prometheus_client import (
@@ -25,11 +23,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-{%- if cookiecutter.database != "none" %}
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import QueuePool
-{%- endif %}
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.logs import ResponseStatus, route_template
@@ -44,18 +37,6 @@ LATENCY = Histogram(
 IN_FLIGHT = Gauge(
     "http_requests_in_flight", "HTTP requests being answered now", multiprocess_mode="livesum"
 )
-{%- if cookiecutter.database != "none" %}
-POOL_IN_USE = Gauge(
-    "db_pool_connections_in_use",
-    "Database connections checked out of the pool now (all workers together)",
-    multiprocess_mode="livesum",
-)
-POOL_OVERFLOW = Gauge(
-    "db_pool_overflow_in_use",
-    "Of those, the connections beyond each worker's DB_POOL_SIZE: above 0, the pool is saturated",
-    multiprocess_mode="livesum",
-)
-{%- endif %}
 
 
 def multiprocess_dir() -> str | None:
@@ -112,26 +93,3 @@ class MetricsMiddleware:
             labels = (scope["method"], route_template(scope), str(status.code))
             REQUESTS.labels(*labels).inc()
             LATENCY.labels(*labels).observe(time.perf_counter() - began)
-{%- if cookiecutter.database != "none" %}
-
-
-def watch_pool(engine: AsyncEngine) -> None:
-    """Keep the pool gauges current as connections are checked out and returned."""
-    pool = engine.sync_engine.pool
-    pool_size = pool.size() if isinstance(pool, QueuePool) else 0
-    checked_out: set[Any] = set()  # connection records: a failed checkout returns one unseen
-
-    def update() -> None:
-        POOL_IN_USE.set(len(checked_out))
-        POOL_OVERFLOW.set(max(0, len(checked_out) - pool_size))
-
-    @event.listens_for(pool, "checkout")
-    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        checked_out.add(record)
-        update()
-
-    @event.listens_for(pool, "checkin")
-    def checkin(dbapi_connection: Any, record: Any) -> None:
-        checked_out.discard(record)
-        update()
-{%- endif %}

@@ -1,4 +1,5 @@
-"""Traces: OpenTelemetry spans for each request{% if cookiecutter.database != "none" %} and each database query{% endif %}, sent over OTLP/HTTP.
+"""Traces: OpenTelemetry spans for each request (and each query, database.observability), sent
+over OTLP/HTTP.
 
 On when OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, unless
 OTEL_SDK_DISABLED=true. Off, nothing of OpenTelemetry is even imported: it costs no start-up
@@ -17,9 +18,6 @@ from {{ cookiecutter.package_name }}.logs import add_line_fields
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
-{%- if cookiecutter.database != "none" %}
-    from sqlalchemy.ext.asyncio import AsyncEngine
-{%- endif %}
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 # Probes and scrapes arrive every few seconds and would drown the traces worth reading.
@@ -74,22 +72,8 @@ def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
         excluded_urls=os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", UNTRACED_PATHS),
     )
     add_line_fields(trace_ids)
-{%- if cookiecutter.database != "none" %}
 
 
-def instrument_engine(engine: AsyncEngine, provider: TracerProvider) -> None:
-    """A span per query, inside the request's span."""
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-
-    # It uses SQLAlchemy's engine events, which 2.1 keeps; its declared range lags behind.
-    SQLAlchemyInstrumentor().instrument(
-        engine=engine.sync_engine, tracer_provider=provider, skip_dep_check=True
-    )
-
-
-def uninstrument_engines() -> None:
-    """Undo instrument_engine (the instrumentor instruments once per process, until undone)."""
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-
-    SQLAlchemyInstrumentor().uninstrument()
-{%- endif %}
+async def send_remaining_spans(provider: TracerProvider) -> None:
+    """On shutdown: export the spans still batched (waits for the exporter's timeout at most)."""
+    provider.shutdown()

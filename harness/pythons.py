@@ -15,12 +15,43 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-import pytest
-
-from tests.helpers import TEMPLATE, find_python, project_env, run, tool
-from tests.support.docker import base_images, docker_cli
+from harness.commands import TEMPLATE, MissingRequirement, run, tool
+from harness.docker import base_images, docker_cli
 
 TRUST_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT")
+
+
+def find_python(version: str) -> str | None:
+    """An interpreter for `version` on this machine: python3.X on PATH if it runs, else pyenv's."""
+    candidates = [shutil.which(f"python{version}")]
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates += [str(p) for p in sorted(pyenv.glob(f"{version}.*/bin/python{version}"))]
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", ""], capture_output=True, check=False).returncode == 0:
+            return candidate
+    return None
+
+
+def python_executable(version: str) -> str:
+    python = find_python(version)
+    if python is None:
+        raise MissingRequirement(
+            f"Python {version} is needed and was not found (python{version} on PATH or pyenv)"
+        )
+    return python
+
+
+def project_env(python_version: str) -> dict[str, str]:
+    """Environment for a generated project's Makefile: the chosen Python, never a download."""
+    python = python_executable(python_version)
+    return {
+        "PYTHON": python,  # pip projects
+        "UV_PYTHON": python,  # uv projects
+        "UV_PYTHON_DOWNLOADS": "never",
+        "PATH": f"{Path(tool('uv')).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+
+
 TOOLBOX_DOCKERFILE = """\
 ARG PYTHON_IMAGE
 FROM ${PYTHON_IMAGE}
@@ -37,10 +68,9 @@ def toolbox_image(version: str) -> str:
     """The base image of `version` with make and uv added (built once per worker, from cache)."""
     base = base_images().get(version)
     if base is None:
-        pytest.fail(
+        raise MissingRequirement(
             f"Python {version} is not on this machine and TEMPLATE_BASE_IMAGES names no image "
-            "for it: install it, or build one with scripts/build-base-images",
-            pytrace=False,
+            "for it: install it, or build one with scripts/build-base-images"
         )
     tag = f"template-toolbox-{TEMPLATE.name}:{version}"
     with tempfile.TemporaryDirectory() as context:
@@ -50,7 +80,7 @@ def toolbox_image(version: str) -> str:
             "uvx": tool("uvx"),
         }.items():
             if source is None:
-                pytest.fail(f"{name} not found on this machine", pytrace=False)
+                raise MissingRequirement(f"{name} not found on this machine")
             shutil.copy2(source, Path(context) / name)
         (Path(context) / "Dockerfile").write_text(TOOLBOX_DOCKERFILE)
         command = [docker_cli(), "build", "--quiet", "--tag", tag]

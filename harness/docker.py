@@ -9,7 +9,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,31 +19,14 @@ import docker
 import docker.errors
 from docker.models.containers import Container as SdkContainer
 
-from tests.helpers import FULL_RUNS, free_port, full_run_params, machine_share, run
+from harness.commands import free_port, machine_share, run
+from harness.options import FULL_RUNS
 
 
 def base_images() -> dict[str, str]:
     """TEMPLATE_BASE_IMAGES="3.11=local/python:3.11-slim-bookworm,..."; unset: the defaults."""
     pairs = filter(None, os.environ.get("TEMPLATE_BASE_IMAGES", "").split(","))
     return dict(pair.split("=", 1) for pair in pairs)
-
-
-KEYS = list(FULL_RUNS)
-# The full-run combinations whose Python has a base image here: all of them with the official
-# images (TEMPLATE_BASE_IMAGES unset) and with scripts/build-base-images' (3.12 where pyenv has it).
-IMAGE_KEYS = [
-    key for key in KEYS if not base_images() or FULL_RUNS[key]["python_version"] in base_images()
-]
-
-
-def image_params(keys: Iterable[str]) -> list[object]:
-    """Fixture params for the `image` fixture, limited to these FULL_RUNS keys."""
-    wanted = set(keys)
-    return [p for p in full_run_params() if p.values[0] in wanted]  # type: ignore[attr-defined]
-
-
-def image_keys_with(database: str) -> list[str]:
-    return [key for key in IMAGE_KEYS if FULL_RUNS[key]["database"] == database]
 
 
 def docker_cli() -> str:

@@ -1,4 +1,4 @@
-"""Engines, request-scoped sessions, the declarative base, and the errors that mean "try later".
+"""Engines, request-scoped sessions, and the errors that mean "try later".
 
 Requests use an async engine, so a request waiting for a connection waits on the event loop, not
 in a thread: however many clients arrive, nothing deadlocks on the thread pool. Migrations and the
@@ -6,49 +6,13 @@ tests use a plain engine on the same database (Alembic is synchronous).
 """
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import URL, DateTime, Dialect, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError, TimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.types import TypeDecorator
-
-# Deterministic constraint names, so a later migration can alter or drop a constraint by name.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-# The database can't serve this request now (unreachable, or no pooled connection came free in
-# time); the app answers 503 with Retry-After instead of a 500.
-UNAVAILABLE = (OperationalError, TimeoutError)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp that is timezone-aware on every database: SQLite stores none, so its values
-    (written in UTC, as CURRENT_TIMESTAMP is) come back marked as UTC."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return value.astimezone(UTC) if value is not None else None
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None or value.tzinfo is not None:
-            return value
-        return value.replace(tzinfo=UTC)
 
 
 def _sqlite_file(url: URL) -> None:
@@ -110,7 +74,12 @@ def create_async_db_engine(
     )
 
 
+# The database can't serve this request now (unreachable, or no pooled connection came free in
+# time); the app answers 503 with Retry-After instead of a 500.
+TRY_LATER_ERRORS = (OperationalError, TimeoutError)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session per request (a FastAPI dependency), closed when the request is done."""
-    async with AsyncSession(request.app.state.engine(), expire_on_commit=False) as session:
+    async with AsyncSession(request.app.state.get_engine(), expire_on_commit=False) as session:
         yield session

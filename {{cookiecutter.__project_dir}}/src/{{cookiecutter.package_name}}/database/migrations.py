@@ -1,8 +1,10 @@
-"""The database schema's version: where the migrations are, which is the head, upgrading to it."""
+"""Alembic, run from the service: where the migrations are, which revision is the head and which
+the database is at, `<command> migrate`, and the readiness check that the schema is current."""
 
 # Annotations name alembic's Config without importing alembic (Python 3.14 does this by itself).
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from functools import cache
@@ -13,19 +15,24 @@ from sqlalchemy import Connection, Engine, func, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from {{ cookiecutter.package_name }}.database.engines import create_db_engine
 from {{ cookiecutter.package_name }}.health import ReadinessCheck
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
+    from {{ cookiecutter.package_name }}.settings import Settings
+
 # Alembic is imported where it is used: it adds ~0.15 s to start-up, and serving needs it only
 # for the first readiness check.
 
+log = logging.getLogger(__name__)
+
 # Any fixed number: every replica contends for this PostgreSQL advisory lock while migrating.
 MIGRATION_LOCK_ID = 7_130_413_521
-# What an unreachable database raises. Named once: `except (A, B)` is formatted differently
-# from Python 3.14 on (no parentheses), and a name reads the same under every version.
-UNREACHABLE = (SQLAlchemyError, OSError)
+# Whatever talking to the database can raise when it is down or unreachable. Named once: `except
+# (A, B)` is formatted differently from Python 3.14 on (no parentheses); a name reads the same.
+DATABASE_ERRORS = (SQLAlchemyError, OSError)
 
 
 def alembic_config() -> Config:
@@ -70,7 +77,7 @@ def upgrade_to_head(engine: Engine) -> tuple[str | None, str | None]:
         return before, current_revision(connection)
 
 
-def schema_is_current(engine: Callable[[], AsyncEngine]) -> ReadinessCheck:
+def schema_is_current(get_engine: Callable[[], AsyncEngine]) -> ReadinessCheck:
     """A readiness check: the database answers and its schema is at the latest migration."""
 
     @cache
@@ -79,12 +86,26 @@ def schema_is_current(engine: Callable[[], AsyncEngine]) -> ReadinessCheck:
 
     async def check() -> str | None:
         try:
-            async with engine().connect() as connection:
+            async with get_engine().connect() as connection:
                 current = await connection.run_sync(current_revision)
-        except UNREACHABLE:
+        except DATABASE_ERRORS:
             return "database unreachable"
         if current != expected():
             return f"database schema at {current or 'no revision'}, expected {expected()}"
         return None
 
     return check
+
+
+def migrate(settings: Settings) -> None:
+    """`<command> migrate`: upgrade the database at DATABASE_URL, and say what ran."""
+    engine = create_db_engine(settings.database_url)
+    try:
+        before, after = upgrade_to_head(engine)
+    finally:
+        engine.dispose()
+    # Alembic's own lines are filtered out with the libraries' (logs.py): one line says what ran.
+    if before == after:
+        log.info("database schema already at %s: nothing to migrate", after)
+    else:
+        log.info("database schema migrated from %s to %s", before or "empty", after)

@@ -5,8 +5,8 @@ import re
 import time
 from typing import Any
 
-from tests.helpers import machine_share
-from tests.support.docker import Image, StartContainer, run_once, wait_for_healthz
+from harness.commands import machine_share
+from harness.docker import Image, StartContainer, run_once, wait_for_healthz
 
 
 def non_root_problem(image: Image) -> str | None:

@@ -1,6 +1,7 @@
 """Throwaway PostgreSQL servers on 127.0.0.1 (trust auth), started from the server binaries: the
 session's shared server and the private ones a test stops and starts (the outage test)."""
 
+import glob
 import os
 import shutil
 import subprocess
@@ -10,7 +11,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.helpers import free_port, postgres_bin
+from harness.commands import MissingRequirement, free_port
+
+
+def postgres_bin(name: str) -> str:
+    found = shutil.which(name) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
+    )
+    if found is None:
+        raise MissingRequirement(
+            f"{name} not found: a PostgreSQL server installation is needed "
+            "(Debian: apt-get install postgresql); .ci/run installs it"
+        )
+    return found
 
 
 @dataclass

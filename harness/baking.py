@@ -1,0 +1,78 @@
+"""Baking the template, and the dependency import names its pre-gen hook refuses."""
+
+import functools
+import re
+import subprocess
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cookiecutter.main import cookiecutter
+
+from harness.commands import TEMPLATE
+
+
+@functools.cache
+def cookiecutter_config() -> str:
+    """A configuration of our own: clones and replay files stay out of the home directory, and
+    the user's ~/.cookiecutterrc doesn't change what a bake answers."""
+    directory = Path(tempfile.mkdtemp(prefix="template-cookiecutter-"))
+    config = directory / "config.yaml"
+    config.write_text(f"cookiecutters_dir: {directory}/clones\nreplay_dir: {directory}/replay\n")
+    return str(config)
+
+
+def bake(output_dir: Path, template: str | Path = TEMPLATE, **answers: Any) -> Path:
+    """Bake with these answers, no prompts, into output_dir; locking is off unless `_lock` says
+    otherwise. A refused answer raises cookiecutter's exception (FailedHookException, ...)."""
+    return Path(
+        cookiecutter(
+            str(template),
+            no_input=True,
+            output_dir=str(output_dir),
+            extra_context={"_lock": False, **answers},
+            config_file=cookiecutter_config(),
+        )
+    )
+
+
+def text_files(project: Path) -> Iterator[Path]:
+    for path in sorted(project.rglob("*")):
+        if path.is_file() and ".venv" not in path.parts and "__pycache__" not in path.parts:
+            yield path
+
+
+# ---- the package names the pre-gen hook refuses because a dependency imports under them ------
+
+PRE_GEN_HOOK = TEMPLATE / "hooks" / "pre_gen_project.py"
+NAMES_BEGIN, NAMES_END = "# BEGIN dependency import names\n", "# END dependency import names\n"
+# Prints the top-level import names of every distribution installed in the running environment.
+PRINT_IMPORT_NAMES = "import importlib.metadata as m; print(*m.packages_distributions())"
+
+
+def dependency_import_names() -> set[str]:
+    """The import names the pre-gen hook refuses as package names (its generated block)."""
+    block = PRE_GEN_HOOK.read_text().split(NAMES_BEGIN)[1].split(NAMES_END)[0]
+    return set(re.findall(r'"(\w+)"', block))
+
+
+def write_dependency_import_names(names: set[str]) -> None:
+    """Replace the hook's generated block with these names."""
+    listed = ", ".join(f'"{name}"' for name in sorted(names))
+    body = textwrap.fill(listed, 96, initial_indent="    ", subsequent_indent="    ")
+    block = f"DEPENDENCY_IMPORT_NAMES = frozenset({{\n{body}\n}})\n"
+    head, rest = PRE_GEN_HOOK.read_text().split(NAMES_BEGIN)
+    PRE_GEN_HOOK.write_text(head + NAMES_BEGIN + block + NAMES_END + rest.split(NAMES_END)[1])
+
+
+def import_names(printed: str) -> set[str]:
+    """The lowercase module names among what PRINT_IMPORT_NAMES printed."""
+    return {name for name in printed.split() if re.fullmatch(r"[a-z][a-z0-9_]*", name)}
+
+
+def installed_import_names(python: Path) -> set[str]:
+    """Top-level import names of every distribution installed in that interpreter's environment."""
+    command = [python, "-c", PRINT_IMPORT_NAMES]
+    return import_names(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
