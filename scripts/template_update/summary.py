@@ -1,0 +1,129 @@
+"""The update's one summary: for people (text), for machines (JSON: scripts/fleet, the pull
+request workflow), and the pull request's title and Markdown body."""
+
+import json
+from typing import Any
+
+from template_update.template import updating_notes
+
+Summary = dict[str, Any]
+
+
+def needs_a_human(summary: Summary) -> list[str]:
+    """One line per file someone has to look at, conflicts first."""
+    lines = [f"{path}: conflict (git-style markers)" for path in summary["conflicts"]]
+    return lines + [f"{path}: {why}" for path, why in summary["review"].items()]
+
+
+def question_lines(summary: Summary) -> list[str]:
+    how = {
+        "default": "new question, no terminal to ask at: its default",
+        "answered": "new question, answered at the terminal",
+        "--answer": "given with --answer",
+    }
+    return [f"{q['question']} = {q['value']} ({how[q['how']]})" for q in summary["questions"]]
+
+
+def next_step(summary: Summary) -> str:
+    if summary["result"] == "refused":
+        return "Nothing was changed."
+    if summary["result"] in {"up to date", "behind"}:
+        return ""
+    steps = []
+    if summary["conflicts"]:
+        relock = (
+            "make lock install check"
+            if "pyproject.toml" in summary["conflicts"]
+            else ("make install check")
+        )
+        steps.append(f"resolve the conflicts (search for <<<<<<<), then run `{relock}`")
+    if summary["review"]:
+        steps.append("look at the files listed for review")
+    if summary["check"].startswith("failed"):
+        steps.append("fix what the check reports")
+    steps.append("review `git diff` and commit (nothing is committed)")
+    return "Next: " + "; ".join(steps) + "."
+
+
+def text(summary: Summary) -> str:
+    head = (
+        f"{summary['service']}: template {summary['from']} → {summary['to']}: {summary['result']}"
+    )
+    if summary["result"] == "refused":
+        return f"{head}\n{summary['note']}\n{next_step(summary)}"
+    rows = [("conflicts", path) for path in summary["conflicts"]]
+    rows += [("review", f"{path}: {why}") for path, why in summary["review"].items()]
+    rows += [("question", line) for line in question_lines(summary)]
+    rows += [
+        ("migration", f"{m['step']}: {'ok' if m['ok'] else 'FAILED'} {m['output']}".rstrip())
+        for m in summary["migrations"]
+    ]
+    if summary["result"] != "behind":
+        counts = ", ".join(
+            f"{len(summary[kind])} {kind}" for kind in ("updated", "added", "removed")
+        )
+        rows += [("files", counts), ("lock", summary["lock"]), ("check", summary["check"])]
+    lines = [head, *(f"  {label:<10} {value}" for label, value in rows)]
+    notes = [
+        (section["version"], updating_notes(section["text"])) for section in summary["changelog"]
+    ]
+    notes = [(version, note) for version, note in notes if note]
+    if notes:
+        lines.append("Updating notes (CHANGELOG):")
+        lines += [f"  {version}:\n" + indent(note, "    ") for version, note in notes]
+    return "\n".join(filter(None, [*lines, next_step(summary)]))
+
+
+def indent(block: str, prefix: str) -> str:
+    return "\n".join(prefix + line if line else line for line in block.splitlines())
+
+
+def title(summary: Summary) -> str:
+    return f"template {summary['from']} → {summary['to']}"
+
+
+def body(summary: Summary) -> str:
+    """The pull request's description: what the update did, what needs a human, the questions
+    it answered, and the CHANGELOG between the two versions."""
+    parts = [
+        f"Updates this service from template **{summary['from']}** (`{summary['from_commit']}`) "
+        f"to **{summary['to']}** (`{summary['to_commit']}`) with `make template-update`.",
+        f"- result: **{summary['result']}**\n- lock: {summary['lock']}\n"
+        f"- `make check`: {summary['check']}",
+    ]
+    human = needs_a_human(summary)
+    if human:
+        parts.append(
+            "### Needs a human\n\nConflicts are committed with their markers: resolve them on "
+            "this branch.\n\n" + "\n".join(f"- [ ] {line}" for line in human)
+        )
+    if summary["questions"]:
+        parts.append(
+            "### Questions answered\n\n"
+            + "\n".join(f"- {line}" for line in question_lines(summary))
+            + "\n\nAnother answer: `make template-update TEMPLATE_UPDATE_FLAGS='--answer "
+            "QUESTION=VALUE'` after this is merged."
+        )
+    if summary["migrations"]:
+        parts.append(
+            "### Migration steps\n\n"
+            + "\n".join(
+                f"- {m['step']}: {'ok' if m['ok'] else 'FAILED'}\n\n```\n{m['output']}\n```"
+                for m in summary["migrations"]
+            )
+        )
+    if summary["changelog"]:
+        parts.append(
+            "### What the template changed (CHANGELOG)\n\n"
+            + "\n\n".join(
+                f"<details><summary>{section['version']}</summary>\n\n{section['text']}\n\n</details>"
+                for section in summary["changelog"]
+            )
+        )
+    return "\n\n".join(parts) + "\n"
+
+
+def output(summary: Summary, as_json: bool) -> str:
+    if as_json:
+        return json.dumps(summary | {"title": title(summary), "body": body(summary)}, indent=2)
+    return text(summary)
