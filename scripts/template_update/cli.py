@@ -19,7 +19,6 @@ from template_update.service import (
     RECORD,
     Refused,
     git,
-    lock_files,
     make,
     read_record,
     require_clean_checkout,
@@ -38,7 +37,7 @@ from template_update.template import (
 )
 
 EXIT_STATUS = {"updated": 0, "up to date": 0, "needs review": 1, "behind": 1, "refused": 2}
-NEVER_MERGED = [RECORD, *(name for names in LOCK_FILES.values() for name in names)]
+NEVER_MERGED = [RECORD, *LOCK_FILES]
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
@@ -115,15 +114,11 @@ def commits(template: Template, record: dict, ref: str | None) -> tuple[str, str
     return old, resolve(template, ref)
 
 
-def relock(service: Path, answers: dict, merged: Merged, pyproject_before: bytes) -> str:
-    """Regenerates the lock from the merged pyproject.toml when the update changed it (lock
-    files are never merged). Returns what happened, for the summary."""
+def relock(service: Path, merged: Merged) -> str:
+    """Regenerates the lock from the merged pyproject.toml (lock files are never merged).
+    Returns what happened, for the summary."""
     if "pyproject.toml" in merged.conflicts:
         return "not regenerated: pyproject.toml has conflicts; resolve them, then `make lock`"
-    pyproject = service / "pyproject.toml"
-    missing = [name for name in lock_files(answers) if not (service / name).is_file()]
-    if pyproject.is_file() and pyproject.read_bytes() == pyproject_before and not missing:
-        return "kept: the update left pyproject.toml as it was"
     locked, tail = make(service, "lock")
     return "regenerated from the merged pyproject.toml" if locked else f"failed: make lock\n{tail}"
 
@@ -166,8 +161,6 @@ def update(service: Path, args: argparse.Namespace, workdir: Path, summary: Summ
     new_root = render(new_tree, new_context, record["template"], new, workdir / "new-render")
 
     # From here on the service changes: nothing below refuses.
-    pyproject = service / "pyproject.toml"
-    pyproject_before = pyproject.read_bytes() if pyproject.is_file() else b""
     labels = [service.name, f"template {summary['from']}", f"template {summary['to']}"]
     merged = merge_renders(
         service, old_root, new_root, labels, [*NEVER_MERGED, *record.get("skip", [])]
@@ -195,7 +188,7 @@ def update(service: Path, args: argparse.Namespace, workdir: Path, summary: Summ
     if not git(service, "status", "--porcelain", "--", ".").stdout.strip():
         return summary | {"result": "up to date", "lock": "kept", "check": "not run: no change"}
 
-    summary["lock"] = relock(service, new_answers, merged, pyproject_before)
+    summary["lock"] = relock(service, merged)
     summary["check"] = run_check(service, merged, summary["lock"], not args.no_check)
     trouble = (
         merged.conflicts

@@ -5,11 +5,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 RECORD = ".cruft.json"
-# What `make lock` writes, by package manager: never merged, always regenerated.
-LOCK_FILES = {"uv": ["uv.lock"], "pip": ["requirements.lock", "requirements-dev.lock"]}
+# What `make lock` writes (uv; pip-tools): never merged, regenerated after the merge.
+LOCK_FILES = ["uv.lock", "requirements.lock", "requirements-dev.lock"]
 TAIL_LINES = 15
 
 
@@ -80,6 +81,7 @@ def run_streamed(command: list[str], cwd: Path) -> tuple[bool, str]:
     """Runs a command with its output passed on to stderr (stdout stays for the summary);
     whether it succeeded, and its last lines."""
     print(f"$ {' '.join(command)}", file=sys.stderr, flush=True)
+    started = time.monotonic()
     lines: list[str] = []
     with subprocess.Popen(
         command,
@@ -95,6 +97,8 @@ def run_streamed(command: list[str], cwd: Path) -> tuple[bool, str]:
         for line in process.stdout:
             sys.stderr.write(line)
             lines = [*lines[-(TAIL_LINES - 1) :], line.rstrip("\n")]
+    elapsed = time.monotonic() - started
+    print(f"# exit {process.returncode} after {elapsed:.0f} s", file=sys.stderr, flush=True)
     return process.returncode == 0, "\n".join(lines)
 
 
@@ -105,7 +109,3 @@ def make(service: Path, target: str) -> tuple[bool, str]:
 def run_step(step: Path, service: Path) -> tuple[bool, str]:
     """A release's migration step, run in the service with this Python."""
     return run_streamed([sys.executable, str(step)], service)
-
-
-def lock_files(answers: dict) -> list[str]:
-    return LOCK_FILES.get(str(answers.get("package_manager")), [])
