@@ -1,4 +1,5 @@
-"""CI/CD: the generated workflow, Dependabot and pre-commit configs, and the template's workflow.
+"""CI/CD: the generated workflows (CI, template updates), Dependabot and pre-commit configs, and
+the template's workflow.
 
 Offline and static: GitHub's schemas (check-jsonschema), zizmor, and the promises a workflow makes
 (pinned actions, least privilege, the image tested before it is pushed, each job a Makefile target).
@@ -22,6 +23,7 @@ GITHUB_CONTEXTS = [
     for database in choices("database")
 ]
 TEMPLATE_WORKFLOW = TEMPLATE / ".github" / "workflows" / "template-ci.yml"
+GENERATED_WORKFLOWS = [".github/workflows/ci.yml", ".github/workflows/template-update.yml"]
 
 # `uses: owner/repo(/path)@<40 hex> # v1.2.3`: a commit cannot be moved the way a tag can, and the
 # comment is what Dependabot and reviewers read.
@@ -36,7 +38,7 @@ JOB_TARGETS = {
     "test",
     "audit",
     "docker-smoke",
-    "template-check",
+    "template-update",
 }
 MAKE_CALL = re.compile(r"(?:^|[;&|(]\s*)make\s+([^\n;&|)]+)", re.MULTILINE)
 
@@ -95,7 +97,8 @@ def make_calls(workflow: dict[str, Any]) -> list[tuple[str, list[str]]]:
         for arguments in MAKE_CALL.findall(str(step.get("run", ""))):
             words = arguments.split()
             assignments = [word.split("=", 1)[0] for word in words if "=" in word]
-            calls += [(word, assignments) for word in words if "=" not in word and word[0] != "-"]
+            targets = [word for word in words if "=" not in word and word[0] not in "-<>"]
+            calls += [(target, assignments) for target in targets]  # not options, redirections
     return calls
 
 
@@ -119,8 +122,10 @@ def make_targets(project: Path) -> set[str]:
 
 def check_schema(schema: str, *paths: Path) -> None:
     """Validate against one of check-jsonschema's bundled schemas (offline)."""
-    run([tool("check-jsonschema"), "--builtin-schema", f"vendor.{schema}", *map(str, paths)],
-        cwd=TEMPLATE)  # fmt: skip
+    run(
+        [tool("check-jsonschema"), "--builtin-schema", f"vendor.{schema}", *map(str, paths)],
+        cwd=TEMPLATE,
+    )
 
 
 def check_zizmor(path: Path) -> None:
@@ -160,19 +165,22 @@ def assert_hardened(workflow_path: Path) -> dict[str, Any]:
 def test_generated_workflows_and_dependabot_configs_match_githubs_schemas(
     projects: dict[str, Path],
 ) -> None:
-    check_schema("github-workflows", *(p / ".github/workflows/ci.yml" for p in projects.values()))
+    check_schema(
+        "github-workflows", *(p / name for p in projects.values() for name in GENERATED_WORKFLOWS)
+    )
     check_schema("dependabot", *(p / ".github/dependabot.yml" for p in projects.values()))
 
 
 def test_zizmor_finds_nothing_of_medium_severity_or_above_in_the_project(
     project: Path,
 ) -> None:
-    check_zizmor(project)  # the workflow, dependabot.yml and .pre-commit-config.yaml
+    check_zizmor(project)  # the workflows, dependabot.yml and .pre-commit-config.yaml
 
 
 def test_generated_workflow_pins_actions_grants_least_privilege_and_keeps_no_token(
     project: Path,
 ) -> None:
+    assert_hardened(project / ".github/workflows/template-update.yml")
     workflow = assert_hardened(project / ".github/workflows/ci.yml")
     writers = {
         name for name, job in workflow["jobs"].items() if "write" in job["permissions"].values()
@@ -184,16 +192,17 @@ def test_generated_workflow_pins_actions_grants_least_privilege_and_keeps_no_tok
     }
 
 
-def test_every_make_target_the_workflow_runs_is_in_the_generated_makefile(
+def test_every_make_target_the_workflows_run_is_in_the_generated_makefile(
     project: Path,
 ) -> None:
-    workflow = load(project / ".github/workflows/ci.yml")
-    calls = make_calls(workflow)
+    calls = [call for name in GENERATED_WORKFLOWS for call in make_calls(load(project / name))]
     called = {target for target, _ in calls}
     assert called >= JOB_TARGETS
     missing = called - make_targets(project)
-    assert not missing, f"the workflow runs make targets the Makefile lacks: {sorted(missing)}"
-    makefile = (project / "Makefile").read_text()
+    assert not missing, f"the workflows run make targets the Makefile lacks: {sorted(missing)}"
+    makefile = "\n".join(
+        path.read_text() for path in [project / "Makefile", *project.glob("mk/*.mk")]
+    )
     for target, variables in calls:
         for variable in variables:
             assert f"$({variable})" in makefile, f"`make {target}` is passed {variable}, never read"
@@ -236,7 +245,7 @@ def test_the_image_is_smoke_tested_and_scanned_before_publish_pushes_it(
     assert scan_inputs["version"] != "v0.69.4", "the compromised Trivy release"
 
     publish = jobs["publish"]
-    assert set(publish["needs"]) == set(jobs) - {"publish", "template-check"}
+    assert set(publish["needs"]) == set(jobs) - {"publish"}
     for condition in (
         "github.event_name != 'pull_request'",
         "default_branch",
@@ -279,13 +288,31 @@ def test_registry_and_image_name_are_set_once_at_the_top_with_a_ghcr_default(
     assert "ghcr.io" not in text.replace("REGISTRY: ghcr.io", ""), "the registry is named once"
 
 
-def test_template_check_reports_without_failing_the_run(project: Path) -> None:
-    job = load(project / ".github/workflows/ci.yml")["jobs"]["template-check"]
-    check = job["steps"][step_index(job, lambda s: runs(s, "make template-check"))]
-    assert check["continue-on-error"] is True
-    warning = job["steps"][-1]
-    assert check["id"] in warning["if"]
-    assert "::warning" in warning["run"]
+def test_template_updates_arrive_as_one_pull_request_from_make_template_update(
+    project: Path,
+) -> None:
+    workflow = load(project / ".github/workflows/template-update.yml")
+    assert set(triggers(workflow)) == {"schedule", "workflow_dispatch"}
+    assert "ref" in triggers(workflow)["workflow_dispatch"]["inputs"]
+    assert workflow["concurrency"] == {"group": "template-update", "cancel-in-progress": False}
+    (job,) = workflow["jobs"].values()
+    # GITHUB_TOKEN's, for a repository without TEMPLATE_UPDATE_TOKEN: nothing else.
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write", "actions": "write"}
+    assert job["env"]["GH_TOKEN"] == "${{ secrets.TEMPLATE_UPDATE_TOKEN || github.token }}"
+    assert job["env"]["BRANCH"] == "template-update"
+    update = job["steps"][step_index(job, lambda s: runs(s, "make template-update"))]
+    assert 'REF="${REF}"' in update["run"] and "--json" in update["run"]
+    assert job["env"]["REF"] == "${{ inputs.ref }}"  # never spliced into a script
+    publish = job["steps"][-1]["run"]
+    for command in (
+        "gh pr create",
+        "gh pr edit",
+        'push --quiet --force origin "${BRANCH}"',
+        "git diff HEAD -- .github/workflows",
+        "gh workflow run ci.yml",
+    ):
+        assert command in publish
+    assert job["steps"].index(update) < len(job["steps"]) - 1
 
 
 def test_dependabot_updates_python_packages_actions_and_the_base_image(
@@ -304,8 +331,11 @@ def test_lint_and_pre_commit_run_hadolint_and_zizmor_only_with_a_workflow(
 ) -> None:
     project = bake(cookies, ci=ci)
     lint = run(["make", "--dry-run", "lint"], cwd=project).stdout
-    hooks = {hook["id"] for repo in load(project / ".pre-commit-config.yaml")["repos"]
-             for hook in repo["hooks"]}  # fmt: skip
+    hooks = {
+        hook["id"]
+        for repo in load(project / ".pre-commit-config.yaml")["repos"]
+        for hook in repo["hooks"]
+    }
     dev_dependencies = (project / "pyproject.toml").read_text()
     assert "hadolint" in lint
     assert "hadolint" in hooks
@@ -342,7 +372,7 @@ def test_template_ci_runs_the_whole_suite_hardened_like_the_generated_workflows(
     pins: dict[str, set[str]] = {}
     for path in [
         TEMPLATE_WORKFLOW,
-        *(p / ".github/workflows/ci.yml" for p in projects.values()),
+        *(p / name for p in projects.values() for name in GENERATED_WORKFLOWS),
     ]:
         for step in steps(load(path)):
             if "uses" in step:

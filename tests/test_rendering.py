@@ -53,6 +53,8 @@ def expected_paths(context: dict[str, str], package: str) -> dict[str, bool]:
         "tests/test_items.py": has_db,
         "tests/test_migrations.py": has_db,
         ".github/workflows/ci.yml": context["ci"] == "github",
+        ".github/workflows/template-update.yml": context["ci"] == "github",
+        "mk/template.mk": True,
         "k8s/base/kustomization.yaml": has_k8s,
         "k8s/overlays/dev/kustomization.yaml": has_k8s,
         "k8s/overlays/production/kustomization.yaml": has_k8s,
