@@ -84,42 +84,47 @@ def title(summary: Summary) -> str:
 
 def body(summary: Summary) -> str:
     """The pull request's description: what the update did, what needs a human, the questions
-    it answered, and the CHANGELOG between the two versions."""
+    it answered, the migration steps it ran, and the CHANGELOG between the two versions."""
+    sections = [
+        (
+            "Needs a human",
+            "Conflicts are committed with their markers: resolve them on this branch.",
+            [f"- [ ] {line}" for line in needs_a_human(summary)],
+        ),
+        (
+            "Questions answered",
+            "Another answer, once this is merged: `make template-update "
+            "TEMPLATE_UPDATE_FLAGS='--answer QUESTION=VALUE'`.",
+            [f"- {line}" for line in question_lines(summary)],
+        ),
+        (
+            "Migration steps",
+            "",
+            [
+                f"- {m['step']}: {'ok' if m['ok'] else 'FAILED'}\n\n```\n{m['output']}\n```"
+                for m in summary["migrations"]
+            ],
+        ),
+        (
+            "What the template changed (CHANGELOG)",
+            "",
+            [
+                f"<details><summary>{s['version']}</summary>\n\n{s['text']}\n\n</details>\n"
+                for s in summary["changelog"]
+            ],
+        ),
+    ]
     parts = [
         f"Updates this service from template **{summary['from']}** (`{summary['from_commit']}`) "
         f"to **{summary['to']}** (`{summary['to_commit']}`) with `make template-update`.",
         f"- result: **{summary['result']}**\n- lock: {summary['lock']}\n"
         f"- `make check`: {summary['check']}",
     ]
-    human = needs_a_human(summary)
-    if human:
-        parts.append(
-            "### Needs a human\n\nConflicts are committed with their markers: resolve them on "
-            "this branch.\n\n" + "\n".join(f"- [ ] {line}" for line in human)
-        )
-    if summary["questions"]:
-        parts.append(
-            "### Questions answered\n\n"
-            + "\n".join(f"- {line}" for line in question_lines(summary))
-            + "\n\nAnother answer: `make template-update TEMPLATE_UPDATE_FLAGS='--answer "
-            "QUESTION=VALUE'` after this is merged."
-        )
-    if summary["migrations"]:
-        parts.append(
-            "### Migration steps\n\n"
-            + "\n".join(
-                f"- {m['step']}: {'ok' if m['ok'] else 'FAILED'}\n\n```\n{m['output']}\n```"
-                for m in summary["migrations"]
-            )
-        )
-    if summary["changelog"]:
-        parts.append(
-            "### What the template changed (CHANGELOG)\n\n"
-            + "\n\n".join(
-                f"<details><summary>{section['version']}</summary>\n\n{section['text']}\n\n</details>"
-                for section in summary["changelog"]
-            )
-        )
+    parts += [
+        "\n\n".join(filter(None, [f"### {heading}", note, "\n".join(items)]))
+        for heading, note, items in sections
+        if items
+    ]
     return "\n\n".join(parts) + "\n"
 
 
