@@ -224,13 +224,14 @@ def test_another_answer_for_a_new_question_keeps_what_it_leaves_out(
         ("uncommitted changes", "uncommitted changes"),
         ("no .cruft.json", "no .cruft.json"),
         ("an unknown ref", "is neither a release of the template"),
+        ("an older ref", "is older than the service's"),
     ],
 )
 def test_a_refused_update_says_why_and_touches_nothing(
     template_repo: TemplateRepo, tmp_path: Path, situation: str, cause: str
 ) -> None:
     project = template_repo.bake(template_repo.head, tmp_path, project_name="refused")
-    ref = "9.9.9" if situation == "an unknown ref" else template_repo.head
+    ref = {"an unknown ref": "9.9.9", "an older ref": "0.2.0"}.get(situation, template_repo.head)
     if situation != "not a git checkout":
         start_repo(project)
     if situation == "uncommitted changes":

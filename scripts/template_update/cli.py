@@ -147,6 +147,13 @@ def update(service: Path, args: argparse.Namespace, workdir: Path, summary: Summ
     summary |= {"from_commit": old, "to_commit": new}
     if args.check:
         return summary | {"result": "up to date" if template.contains(old, new) else "behind"}
+    if new != old and template.contains(old, new):
+        if args.ref:
+            raise Refused(
+                f"{args.ref} ({summary['to']}) is older than the service's {summary['from']}: "
+                "the updater only moves a service forward"
+            )
+        return summary | {"result": "up to date", "note": f"ahead of {summary['to']}"}
 
     old_tree = template.checkout(old, workdir / "old")
     new_tree = old_tree if new == old else template.checkout(new, workdir / "new")

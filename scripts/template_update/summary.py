@@ -55,15 +55,16 @@ def text(summary: Summary) -> str:
     rows += [("review", f"{path}: {why}") for path, why in summary["review"].items()]
     rows += [("question", line) for line in question_lines(summary)]
     rows += [
-        ("migration", f"{m['step']}: {'ok' if m['ok'] else 'FAILED'} {m['output']}".rstrip())
+        ("migration", f"{m['step']}: {'ok' if m['ok'] else 'FAILED'}: {last}".rstrip(": "))
         for m in summary["migrations"]
+        for last in [m["output"].splitlines()[-1] if m["output"] else ""]
     ]
-    if summary["result"] != "behind":
+    if summary["result"] in {"updated", "needs review"}:
         counts = ", ".join(
             f"{len(summary[kind])} {kind}" for kind in ("updated", "added", "removed")
         )
         rows += [("files", counts), ("lock", summary["lock"]), ("check", summary["check"])]
-    lines = [head, *(f"  {label:<10} {value}" for label, value in rows)]
+    lines = [head, summary["note"], *(f"  {label:<10} {value}" for label, value in rows)]
     notes = [
         (section["version"], updating_notes(section["text"])) for section in summary["changelog"]
     ]
