@@ -7,6 +7,8 @@ from typing import Any
 from template_update.template import updating_notes
 
 Summary = dict[str, Any]
+# GitHub refuses a pull request body over 65,536 characters.
+BODY_LIMIT = 60_000
 
 
 def needs_a_human(summary: Summary) -> list[str]:
@@ -126,7 +128,10 @@ def body(summary: Summary) -> str:
         for heading, note, items in sections
         if items
     ]
-    return "\n\n".join(parts) + "\n"
+    text = "\n\n".join(parts) + "\n"
+    if len(text) > BODY_LIMIT:
+        text = text[:BODY_LIMIT] + "\n\n(cut short: GitHub's limit; the CHANGELOG has the rest)\n"
+    return text
 
 
 def output(summary: Summary, as_json: bool) -> str:
