@@ -22,8 +22,9 @@ LICENSE = "{{ cookiecutter.license }}"
 LOCK = "{{ cookiecutter._lock }}".lower() in {"true", "1", "yes"}
 # Everything cookiecutter knows about this bake, answers included.
 CONTEXT = json.loads({{ cookiecutter | tojson | tojson }})
-# cruft renders with a `_commit` in the context (to create a project or to diff two template
-# versions) and writes .cruft.json itself; locking there would put lock churn into every update.
+# scripts/template-update (as cruft did) renders with a `_commit` in the context, to merge two
+# template versions into a service, and writes .cruft.json itself; the update locks once, after
+# the merge. Every release's hook skips both then: keep it so.
 RENDERED_BY_CRUFT = "_commit" in CONTEXT
 
 PACKAGE_DIR = f"src/{PACKAGE}"

@@ -1,4 +1,5 @@
-"""CI/CD: the generated workflow, Dependabot and pre-commit configs, and the template's workflow.
+"""CI/CD: the generated workflows (CI, template updates), Dependabot and pre-commit configs, and
+the template's workflow.
 
 Offline and static: GitHub's schemas (check-jsonschema), zizmor, and the promises a workflow makes
 (pinned actions, least privilege, the image tested before it is pushed, each job a Makefile target).
@@ -41,6 +42,7 @@ JOB_TARGETS = {
     "test",
     "audit",
     "docker-smoke",
+    "template-update",
 }
 MAKE_CALL = re.compile(r"(?:^|[;&|(]\s*)make\s+([^\n;&|)]+)", re.MULTILINE)
 
@@ -100,7 +102,8 @@ def make_calls(workflow: dict[str, Any]) -> list[tuple[str, list[str]]]:
         for arguments in MAKE_CALL.findall(str(step.get("run", ""))):
             words = arguments.split()
             assignments = [word.split("=", 1)[0] for word in words if "=" in word]
-            calls += [(word, assignments) for word in words if "=" not in word and word[0] != "-"]
+            targets = [word for word in words if "=" not in word and word[0] not in "-<>"]
+            calls += [(target, assignments) for target in targets]  # not options, redirections
     return calls
 
 
@@ -124,8 +127,10 @@ def make_targets(project: Path) -> set[str]:
 
 def check_schema(schema: str, *paths: Path) -> None:
     """Validate against one of check-jsonschema's bundled schemas (offline)."""
-    run([tool("check-jsonschema"), "--builtin-schema", f"vendor.{schema}", *map(str, paths)],
-        cwd=TEMPLATE)  # fmt: skip
+    run(
+        [tool("check-jsonschema"), "--builtin-schema", f"vendor.{schema}", *map(str, paths)],
+        cwd=TEMPLATE,
+    )
 
 
 def check_zizmor(path: Path) -> None:
@@ -175,7 +180,7 @@ def test_generated_workflows_and_dependabot_configs_match_githubs_schemas(
 def test_zizmor_finds_nothing_of_medium_severity_or_above_in_the_project(
     project: Path,
 ) -> None:
-    check_zizmor(project)  # the workflow, dependabot.yml and .pre-commit-config.yaml
+    check_zizmor(project)  # the workflows, dependabot.yml and .pre-commit-config.yaml
 
 
 def test_generated_workflow_pins_actions_grants_least_privilege_and_keeps_no_token(
@@ -194,16 +199,18 @@ def test_generated_workflow_pins_actions_grants_least_privilege_and_keeps_no_tok
     }
 
 
-def test_every_make_target_the_workflow_runs_is_in_the_generated_makefile(
+def test_every_make_target_the_workflows_run_is_in_the_generated_makefile(
     project: Path,
 ) -> None:
-    workflow = load(project / ".github/workflows/ci.yml")
-    calls = make_calls(workflow)
+    workflows = (project / ".github/workflows").glob("*.yml")
+    calls = [call for path in workflows for call in make_calls(load(path))]
     called = {target for target, _ in calls}
     assert called >= JOB_TARGETS
     missing = called - make_targets(project)
-    assert not missing, f"the workflow runs make targets the Makefile lacks: {sorted(missing)}"
-    makefile = (project / "Makefile").read_text()
+    assert not missing, f"the workflows run make targets the Makefile lacks: {sorted(missing)}"
+    makefile = "\n".join(
+        path.read_text() for path in [project / "Makefile", *project.glob("mk/*.mk")]
+    )
     for target, variables in calls:
         for variable in variables:
             assert f"$({variable})" in makefile, f"`make {target}` is passed {variable}, never read"
@@ -306,6 +313,33 @@ def test_every_job_sets_up_the_projects_python_and_tools_with_its_own_action(
                 assert setup < first_make, f"{path.name}: {name} runs make before its set-up"
 
 
+def test_template_updates_arrive_as_one_pull_request_from_make_template_update(
+    project: Path,
+) -> None:
+    workflow = load(project / ".github/workflows/template-update.yml")
+    assert set(triggers(workflow)) == {"schedule", "workflow_dispatch"}
+    assert "ref" in triggers(workflow)["workflow_dispatch"]["inputs"]
+    assert workflow["concurrency"] == {"group": "template-update", "cancel-in-progress": False}
+    (job,) = workflow["jobs"].values()
+    # GITHUB_TOKEN's, for a repository without TEMPLATE_UPDATE_TOKEN: nothing else.
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write", "actions": "write"}
+    assert job["env"]["GH_TOKEN"] == "${{ secrets.TEMPLATE_UPDATE_TOKEN || github.token }}"
+    assert job["env"]["BRANCH"] == "template-update"
+    update = job["steps"][step_index(job, lambda s: runs(s, "make template-update"))]
+    assert 'REF="${REF}"' in update["run"] and "--json" in update["run"]
+    assert job["env"]["REF"] == "${{ inputs.ref }}"  # never spliced into a script
+    publish = job["steps"][-1]["run"]
+    for command in (
+        "gh pr create",
+        "gh pr edit",
+        'push --quiet --force origin "${BRANCH}"',
+        "git diff HEAD -- .github/workflows",
+        "gh workflow run ci.yml",
+    ):
+        assert command in publish
+    assert job["steps"].index(update) < len(job["steps"]) - 1
+
+
 def test_dependabot_updates_python_packages_actions_and_the_base_image(
     project: Path,
 ) -> None:
@@ -322,8 +356,11 @@ def test_lint_and_pre_commit_run_hadolint_and_zizmor_only_with_a_workflow(
 ) -> None:
     project = bake(tmp_path, ci=ci)
     lint = run(["make", "--dry-run", "lint"], cwd=project).stdout
-    hooks = {hook["id"] for repo in load(project / ".pre-commit-config.yaml")["repos"]
-             for hook in repo["hooks"]}  # fmt: skip
+    hooks = {
+        hook["id"]
+        for repo in load(project / ".pre-commit-config.yaml")["repos"]
+        for hook in repo["hooks"]
+    }
     dev_dependencies = (project / "pyproject.toml").read_text()
     assert "hadolint" in lint
     assert "hadolint" in hooks

@@ -57,6 +57,8 @@ def expected_paths(context: dict[str, str], package: str) -> dict[str, bool]:
         ".github/workflows/ci.yml": context["ci"] == "github",
         ".github/workflows/kubernetes.yml": context["ci"] == "github" and has_k8s,
         ".github/actions/setup-project/action.yml": context["ci"] == "github",
+        ".github/workflows/template-update.yml": context["ci"] == "github",
+        "mk/template.mk": True,
         "k8s/base/kustomization.yaml": has_k8s,
         "k8s/overlays/dev/kustomization.yaml": has_k8s,
         "k8s/overlays/production/kustomization.yaml": has_k8s,

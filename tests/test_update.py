@@ -1,68 +1,111 @@
-"""Keeping generated services in step with the template: cruft update, scripts/fleet and
-`make template-check`.
+"""The template updater (scripts/template-update), its make targets and scripts/fleet, on
+services baked from a git copy of this checkout (its history, the working tree on top).
 
-A git copy of this checkout is tagged v0.1.0, then v0.2.0 after one change: a comment appended
-to the generated Makefile. Projects are baked from it at either tag through a file:// URL, as
-from a hosted template, and committed; some then get local edits of their own.
+To exercise what a release can do to a service, a release 0.9.0 is made on top of the working
+tree (MOVED_TEMPLATE): it renames a module (with a migration step rewriting the imports of it),
+deletes a script, adds a binary file, a question and an executable bit, and raises a dependency.
+The services are uv ones on Python 3.11 and skip `make install check` (test_upgrade_paths.py
+runs it): these tests are about what the update does to the files and what it says.
 """
 
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cookiecutter.main import cookiecutter
 
-from harness.commands import TEMPLATE, run, tool
+from harness.commands import TEMPLATE, run
+from harness.pythons import project_env
+from tests.template_repo import (
+    FLEET,
+    GIT_ENV,
+    RELEASES,
+    TemplateRepo,
+    commit_all,
+    git,
+    start_repo,
+    status,
+    update_command,
+    working_tree_repo,
+)
 
-FLEET = TEMPLATE / "scripts" / "fleet"
-TEMPLATE_CHANGE = "# A fix made in the template for v0.2.0\n"
-LOCAL_CHANGE = "# A service's own edit of the same place\n"
-README_NOTE = "\nNotes this service added to its README.\n"
+PROJECT = "{{cookiecutter.__project_dir}}"
+PACKAGE = f"{PROJECT}/src/{{{{cookiecutter.package_name}}}}"
+NEW_QUESTION = ("tracing_backend", ["otlp", "none"])
+LOGO = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(range(256))
+STEP = 'from rename_modules import rename_modules\n\nrename_modules({"health": "probes"})\n'
+CHANGELOG_0_9_0 = """## [0.9.0] - 2026-12-01
 
-# Commits in the temporary repositories, whatever the user's git configuration says.
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Template Tests",
-    "GIT_AUTHOR_EMAIL": "tests@example.com",
-    "GIT_COMMITTER_NAME": "Template Tests",
-    "GIT_COMMITTER_EMAIL": "tests@example.com",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
+### Changed
 
-Bake = Callable[..., Path]
+- `health.py` is `probes.py`.
 
+### Updating
 
-@dataclass
-class Template:
-    url: str
-    commits: dict[str, str]  # tag -> commit
-
-
-def git(repo: Path, *args: str) -> str:
-    return run(["git", *args], cwd=repo, env=GIT_ENV).stdout
-
-
-def commit_all(repo: Path, message: str) -> None:
-    git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "--message", message)
+- Imports of `health` are rewritten by the update (updates/0.9.0.py).
+"""
+ORDERS = "from {package} import health\nfrom {package}.health import router\n"
+ENV = {**GIT_ENV, **project_env("3.11")}
 
 
-def start_repo(project: Path) -> None:
-    git(project, "init", "--quiet", "--initial-branch=main")
-    commit_all(project, "Generate from the template")
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
 
 
-def append(project: Path, name: str, addition: str) -> None:
-    with (project / name).open("a") as file:
-        file.write(addition)
+@pytest.fixture(scope="module")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> TemplateRepo:
+    return working_tree_repo(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="module")
+def release_0_9_0(template_repo: TemplateRepo) -> str:
+    """Commits release 0.9.0 on top of the working tree, records it; returns its commit."""
+    repo = template_repo.path
+    git(repo, "mv", f"{PACKAGE}/health.py", f"{PACKAGE}/probes.py")
+    app = repo / PACKAGE / "app.py"
+    app.write_text(re.sub(r"\bhealth\b", "probes", app.read_text()))
+    git(repo, "rm", "--quiet", f"{PROJECT}/scripts/docker_smoke.py")
+    (repo / PROJECT / "docs").mkdir()
+    (repo / PROJECT / "docs" / "logo.png").write_bytes(LOGO)
+    (repo / PROJECT / "scripts" / "check_dist.py").chmod(0o755)
+    edit(repo / PROJECT / "pyproject.toml", '"fastapi>=0.115"', '"fastapi>=0.116"')
+    questions = [*json.loads((repo / "cookiecutter.json").read_text()).items()]
+    private = [key for key, _ in questions].index("_lock")  # the questions come before
+    questions = dict([*questions[:private], NEW_QUESTION, *questions[private:]])
+    (repo / "cookiecutter.json").write_text(json.dumps(questions, indent=2) + "\n")
+    (repo / "updates" / "0.9.0.py").write_text(STEP)
+    edit(repo / "CHANGELOG.md", "## [Unreleased]\n", f"## [Unreleased]\n\n{CHANGELOG_0_9_0}")
+    commit_all(repo, "Release 0.9.0")
+    commit = git(repo, "rev-parse", "HEAD").strip()
+    with (repo / "releases.toml").open("a") as releases:
+        releases.write(f'"0.9.0" = "{commit}"\n')
+    commit_all(repo, "Record release 0.9.0")
+    return commit
+
+
+def bake(repo: TemplateRepo, commit: str, parent: Path, name: str, **answers: Any) -> Path:
+    """A uv service on Python 3.11, baked at `commit`, locked and committed."""
+    answers = {"project_name": name, "python_version": "3.11", "package_manager": "uv", **answers}
+    project = repo.bake(commit, parent, **answers)
+    run(["make", "lock"], cwd=project, env=ENV)
+    start_repo(project)
+    return project
+
+
+def update(project: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    result = run(
+        update_command("--json", "--no-input", "--no-check", *args),
+        cwd=project,
+        env=ENV,
+        check=False,
+    )
+    assert result.stdout.strip(), result.stderr[-3000:]
+    return result.returncode, json.loads(result.stdout)
 
 
 def files(project: Path) -> dict[str, bytes]:
@@ -74,226 +117,214 @@ def files(project: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.fixture(scope="module")
-def tools_env() -> dict[str, str]:
-    """git identity, plus cruft and uv (installed beside the tests' Python) on PATH."""
-    bin_dir = Path(tool("cruft")).parent
-    return {**GIT_ENV, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    """This checkout's files (committed or not, less ignored ones), tagged v0.1.0 and v0.2.0."""
-    # Named *.git: cookiecutter takes a URL for a git repository only if it says "git".
-    repo = tmp_path_factory.mktemp("templates") / "service-template.git"
-    listed = git(TEMPLATE, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    for name in filter(None, listed.split("\0")):
-        source = TEMPLATE / name
-        if source.is_file():  # not deleted in the working tree
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, repo / name, follow_symlinks=False)
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    commit_all(repo, "Template 0.1.0")
-    git(repo, "tag", "v0.1.0")
-    makefile = repo / "{{cookiecutter.__project_dir}}" / "Makefile"
-    makefile.write_text(makefile.read_text().rstrip("\n") + "\n" + TEMPLATE_CHANGE)
-    commit_all(repo, "Template 0.2.0")
-    git(repo, "tag", "v0.2.0")
-    commits = {tag: git(repo, "rev-parse", tag).strip() for tag in ("v0.1.0", "v0.2.0")}
-    return Template(url=repo.as_uri(), commits=commits)
-
-
-@pytest.fixture(scope="module")
-def bake_at(template: Template, tmp_path_factory: pytest.TempPathFactory) -> Bake:
-    """bake_at(tag, name, parent): a project generated at that tag, committed in a repo of its own
-    unless commit=False."""
-    config_dir = tmp_path_factory.mktemp("cookiecutter-config")
-    config = config_dir / "config.yaml"  # keeps cookiecutter's clones out of the home directory
-    config.write_text(f"cookiecutters_dir: {config_dir}/clones\nreplay_dir: {config_dir}/replay\n")
-
-    def bake(tag: str, name: str, parent: Path, commit: bool = True, **context: Any) -> Path:
-        project = Path(
-            cookiecutter(
-                template.url,
-                checkout=tag,
-                no_input=True,
-                output_dir=str(parent),
-                config_file=str(config),
-                extra_context={"_lock": False, "project_name": name, **context},
-            )
-        )
-        if commit:
-            start_repo(project)
-        return project
-
-    return bake
-
-
-def edit_and_commit(project: Path, name: str, addition: str) -> None:
-    append(project, name, addition)
-    commit_all(project, f"Edit {name}")
-
-
-def fleet(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run([sys.executable, str(FLEET), *args], cwd=cwd, env=env, check=False)
-
-
-def fleet_json(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, dict[str, dict[str, str]]]:
-    """Exit status and the rows by service of `scripts/fleet --json ARGS`."""
-    result = fleet(env, cwd, "--json", *args)
-    try:
-        rows = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(f"fleet printed no JSON:\n{result.stdout}\n{result.stderr}", pytrace=False)
-    return result.returncode, {row["service"]: row for row in rows}
-
-
-def test_update_brings_in_the_template_change_and_keeps_local_edits(
-    bake_at: Bake, template: Template, tools_env: dict[str, str], tmp_path: Path
+def test_a_service_baked_today_moves_onto_the_updater_with_an_empty_diff(
+    template_repo: TemplateRepo, tmp_path: Path
 ) -> None:
-    project = bake_at("v0.1.0", "svc", tmp_path)
-    state = json.loads((project / ".cruft.json").read_text())
-    assert (state["template"], state["commit"]) == (
-        template.url,
-        template.commits["v0.1.0"],
-    )
-    edit_and_commit(project, "README.md", README_NOTE)
-
-    run([tool("cruft"), "update", "--skip-apply-ask"], cwd=project, env=tools_env)
-
-    assert (project / "Makefile").read_text().endswith(TEMPLATE_CHANGE)
-    assert (project / "README.md").read_text().endswith(README_NOTE)
-    assert json.loads((project / ".cruft.json").read_text())["commit"] == template.commits["v0.2.0"]
-    changed = git(project, "status", "--porcelain", "--untracked-files=all").splitlines()
-    assert sorted(line[3:] for line in changed) == [".cruft.json", "Makefile"]
-
-
-def test_fleet_leaves_a_service_whose_edits_collide_exactly_as_it_was(
-    bake_at: Bake, tools_env: dict[str, str], tmp_path: Path
-) -> None:
-    project = bake_at("v0.1.0", "svc", tmp_path)
-    edit_and_commit(project, "Makefile", LOCAL_CHANGE)  # the same place as the template's change
-    head, before = git(project, "rev-parse", "HEAD"), files(project)
-
-    status, rows = fleet_json(tools_env, tmp_path, "--apply", "--test-command", "true", "svc")
-
-    assert status == 1
-    assert (rows["svc"]["result"], rows["svc"]["from"], rows["svc"]["to"]) == (
-        "conflicts",
-        "v0.1.0",
+    """No migration: .cruft.json is the record; updating to the commit it names changes
+    nothing, because rendering that commit with its answers gives back the service as baked."""
+    project = bake(template_repo, RELEASES["0.2.0"], tmp_path, "today", database="sqlite")
+    code, summary = update(project, "--ref", "0.2.0")
+    assert (code, summary["result"], summary["from"], summary["to"]) == (
+        0,
+        "up to date",
+        "v0.2.0",
         "v0.2.0",
     )
-    assert "Makefile" in rows["svc"]["note"]
-    assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
-    assert git(project, "rev-parse", "HEAD") == head
-    assert files(project) == before
+    assert status(project) == []
 
 
-def table_rows(output: str) -> dict[str, list[str]]:
-    """The human table's rows by service: columns are separated by two spaces or more."""
-    lines = output.split("\n\n")[0].splitlines()
-    assert re.split(r"\s{2,}", lines[0]) == ["service", "from", "to", "result"]
-    return {cells[0]: cells[1:] for cells in (re.split(r"\s{2,}", line) for line in lines[1:])}
-
-
-def test_fleet_reports_then_updates_a_fleet_that_is_current_behind_and_conflicting(
-    bake_at: Bake, template: Template, tools_env: dict[str, str], tmp_path: Path
+@pytest.mark.parametrize("release", list(RELEASES))
+def test_rendering_a_release_with_the_recorded_answers_gives_back_the_bake(
+    template_repo: TemplateRepo, tmp_path: Path, release: str
 ) -> None:
-    services = tmp_path / "services"
-    bake_at("v0.2.0", "current", services)
-    behind = bake_at("v0.1.0", "behind", services)
-    edit_and_commit(behind, "README.md", README_NOTE)
-    # Edited before its first commit: git lacks the template's original for a three-way merge,
-    # so cruft falls back to leaving Makefile.rej (the other test covers conflict markers).
-    conflicting = bake_at("v0.1.0", "conflicting", services, commit=False)
-    append(conflicting, "Makefile", LOCAL_CHANGE)
-    start_repo(conflicting)
-    (services / "docs").mkdir()  # no .cruft.json: not a service
-    conflicting_files = files(conflicting)
+    """What the three-way merge rests on: the updater's render of the service's commit is the
+    service as cookiecutter baked it (all but .cruft.json), for each release."""
+    answers = {"project_name": "Rendered", "layout": "flat", "database": "none", "ci": "github"}
+    baked = template_repo.bake(RELEASES[release], tmp_path / "baked", **answers)
+    script = f"""
+import json, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, {str(TEMPLATE / "scripts")!r})
+from template_update.render import recorded_answers, render, rendered_context
+from template_update.template import clone_template
+record = json.loads(Path({str(baked / ".cruft.json")!r}).read_text())
+work = Path(tempfile.mkdtemp())
+template = clone_template(record["template"], work / "clone")
+tree = template.checkout(record["commit"], work / "tree")
+context = rendered_context(tree, recorded_answers(record), "old")
+print(render(tree, context, record["template"], record["commit"], work / "render"))
+"""
+    rendered = Path(run([sys.executable, "-c", script], cwd=tmp_path).stdout.strip())
+    assert {**files(rendered), ".cruft.json": b""} == {**files(baked), ".cruft.json": b""}
 
-    status, report = fleet_json(tools_env, tmp_path, "--dir", str(services))
 
-    assert status == 0
-    assert {name: (row["from"], row["to"], row["result"]) for name, row in report.items()} == {
-        "behind": ("v0.1.0", "v0.2.0", "behind"),
-        "conflicting": ("v0.1.0", "v0.2.0", "behind"),
-        "current": ("v0.2.0", "v0.2.0", "up to date"),
+def test_an_update_moves_renames_deletes_adds_asks_and_runs_the_release_step(
+    template_repo: TemplateRepo, release_0_9_0: str, tmp_path: Path
+) -> None:
+    project = bake(template_repo, template_repo.head, tmp_path, "moving")
+    package = project / "src" / "moving"
+    (package / "orders.py").write_text(ORDERS.format(package="moving"))
+    edit(package / "health.py", '"""', '"""Changed by the team. ')
+    edit(project / "scripts" / "docker_smoke.py", "import", "# the team's\nimport")
+    commit_all(project, "The team's edits")
+
+    code, summary = update(project, "--ref", "v0.9.0")
+
+    assert (code, summary["result"], summary["to"]) == (1, "needs review", "v0.9.0")
+    assert summary["review"] == {
+        "scripts/docker_smoke.py": "the template deleted it; you changed it: delete it, or "
+        "keep it as your own",
+        "src/moving/health.py": "the template renamed it to src/moving/probes.py; you changed "
+        "it: move your changes there, then delete it",
     }
+    assert {"src/moving/probes.py", "docs/logo.png"} <= set(summary["added"])
+    assert (project / "docs" / "logo.png").read_bytes() == LOGO
+    assert os.access(project / "scripts" / "check_dist.py", os.X_OK)
+    assert summary["conflicts"] == []
+    assert summary["questions"] == [
+        {"question": NEW_QUESTION[0], "value": NEW_QUESTION[1][0], "how": "default"}
+    ]
+    (step,) = summary["migrations"]
+    assert (step["step"], step["ok"]) == ("0.9.0", True)
+    assert "src/moving/orders.py" in step["output"]
+    assert (package / "orders.py").read_text() == ORDERS.format(package="moving").replace(
+        "import health", "import probes as health"
+    ).replace("moving.health", "moving.probes")
+    assert 'name = "fastapi", specifier = ">=0.116"' in (project / "uv.lock").read_text()
+    assert summary["lock"] == "regenerated from the merged pyproject.toml"
 
-    # The test command passes only where the update has brought the template's change in.
-    test_command = f"grep -qF '{TEMPLATE_CHANGE.strip()}' Makefile"
-    applied = fleet(
-        tools_env,
-        tmp_path,
-        "--dir",
-        str(services),
-        "--apply",
-        "--test-command",
-        test_command,
-    )
-
-    assert applied.returncode == 1, applied.stdout + applied.stderr
-    assert table_rows(applied.stdout) == {
-        "behind": ["v0.1.0", "v0.2.0", "updated"],
-        "conflicting": ["v0.1.0", "v0.2.0", "conflicts"],
-        "current": ["v0.2.0", "v0.2.0", "up to date"],
-    }
-    assert "conflicting (conflicts): " in applied.stdout
-    assert (behind / "README.md").read_text().endswith(README_NOTE)
-    assert json.loads((behind / ".cruft.json").read_text())["commit"] == template.commits["v0.2.0"]
-    assert git(conflicting, "status", "--porcelain", "--untracked-files=all") == ""
-    assert files(conflicting) == conflicting_files
+    record = json.loads((project / ".cruft.json").read_text())
+    assert (record["commit"], record["checkout"]) == (release_0_9_0, "v0.9.0")
+    assert record["context"]["cookiecutter"][NEW_QUESTION[0]] == NEW_QUESTION[1][0]
+    assert summary["title"].startswith("template v0.2.0+")
+    assert summary["title"].endswith(" → v0.9.0")
+    for words in (
+        "## [0.9.0] - 2026-12-01",
+        "updates/0.9.0.py",
+        "- [ ] src/moving/health.py",
+        f"{NEW_QUESTION[0]} = {NEW_QUESTION[1][0]}",
+    ):
+        assert words in summary["body"]
 
 
-def test_fleet_reports_tests_failing_after_an_update_and_keeps_it_to_fix(
-    bake_at: Bake, tools_env: dict[str, str], tmp_path: Path
+def test_another_answer_for_a_new_question_keeps_what_it_leaves_out(
+    template_repo: TemplateRepo, tmp_path: Path
 ) -> None:
-    project = bake_at("v0.1.0", "svc", tmp_path)
-
-    status, rows = fleet_json(
-        tools_env,
-        tmp_path,
-        "svc",
-        "--apply",
-        "--test-command",
-        "echo 2 tests failed >&2; exit 1",
-    )
-
-    assert status == 1
-    assert rows["svc"]["result"] == "tests failing"
-    assert "2 tests failed" in rows["svc"]["note"]
-    assert (project / "Makefile").read_text().endswith(TEMPLATE_CHANGE)
+    project = bake(template_repo, RELEASES["0.1.0"], tmp_path, "answered", database="none")
+    code, summary = update(project, "--ref", template_repo.head, "--answer", "kubernetes=no")
+    assert (code, summary["result"]) == (0, "updated"), summary
+    assert summary["questions"] == [{"question": "kubernetes", "value": "no", "how": "--answer"}]
+    assert not (project / "k8s").exists()
+    assert not [line for line in status(project) if "k8s" in line]
 
 
-def test_fleet_refuses_to_update_a_service_with_uncommitted_changes(
-    bake_at: Bake, tools_env: dict[str, str], tmp_path: Path
+@pytest.mark.parametrize(
+    ("situation", "cause"),
+    [
+        ("not a git checkout", "is not a git checkout"),
+        ("uncommitted changes", "uncommitted changes"),
+        ("no .cruft.json", "no .cruft.json"),
+        ("an unknown ref", "is neither a release of the template"),
+        ("an older ref", "is older than the service's"),
+    ],
+)
+def test_a_refused_update_says_why_and_touches_nothing(
+    template_repo: TemplateRepo, tmp_path: Path, situation: str, cause: str
 ) -> None:
-    project = bake_at("v0.1.0", "svc", tmp_path)
-    append(project, "README.md", README_NOTE)
+    project = template_repo.bake(template_repo.head, tmp_path, project_name="refused")
+    ref = {"an unknown ref": "9.9.9", "an older ref": "0.2.0"}.get(situation, template_repo.head)
+    if situation != "not a git checkout":
+        start_repo(project)
+    if situation == "uncommitted changes":
+        (project / "README.md").write_text("edited\n")
+    if situation == "no .cruft.json":
+        (project / ".cruft.json").unlink()
+        commit_all(project, "No record")
     before = files(project)
 
-    status, rows = fleet_json(tools_env, tmp_path, "svc", "--apply", "--test-command", "true")
+    code, summary = update(project, "--ref", ref)
 
-    assert status == 1
-    assert rows["svc"]["result"] == "refused"
-    assert "uncommitted changes" in rows["svc"]["note"]
+    assert (code, summary["result"]) == (2, "refused")
+    assert cause in summary["note"]
     assert files(project) == before
 
 
-def test_make_template_check_says_whether_the_project_is_behind(
-    bake_at: Bake, tools_env: dict[str, str], tmp_path: Path
+def test_make_targets_check_then_update_a_uv_service_and_check_a_pip_one(
+    template_repo: TemplateRepo, release_0_9_0: str, tmp_path: Path
 ) -> None:
-    env = {
-        **tools_env,
-        "UV_PYTHON_DOWNLOADS": "never",
-    }  # uvx runs cruft on any Python there is
-    behind = bake_at("v0.1.0", "behind", tmp_path, package_manager="uv")
-    current = bake_at("v0.2.0", "current", tmp_path, package_manager="uv")
+    """The make targets clone the template (.cruft.json's URL) and run its newest updater."""
+    uv_service = bake(template_repo, template_repo.head, tmp_path, "uv-service")
+    pip_service = template_repo.bake(
+        template_repo.head,
+        tmp_path,
+        project_name="pip-service",
+        package_manager="pip",
+        python_version="3.11",
+    )
+    start_repo(pip_service)
 
-    checked_behind = run(["make", "template-check"], cwd=behind, env=env, check=False)
-    checked_current = run(["make", "template-check"], cwd=current, env=env, check=False)
+    for service in (uv_service, pip_service):
+        behind = run(["make", "template-check"], cwd=service, env=ENV, check=False)
+        assert behind.returncode != 0
+        assert re.search(r"→ v0\.9\.0: behind", behind.stdout), behind.stdout + behind.stderr
 
-    assert checked_behind.returncode != 0
-    assert "out of date" in checked_behind.stdout + checked_behind.stderr
-    assert checked_current.returncode == 0, checked_current.stdout + checked_current.stderr
-    assert "up to date" in checked_current.stdout + checked_current.stderr
+    updated = run(
+        ["make", "template-update", "TEMPLATE_UPDATE_FLAGS=--no-check"], cwd=uv_service, env=ENV
+    )
+    assert "→ v0.9.0: updated" in updated.stdout
+    commit_all(uv_service, "Template 0.9.0")
+    assert (
+        "v0.9.0 → v0.9.0: up to date"
+        in run(["make", "template-check"], cwd=uv_service, env=ENV).stdout
+    )
+
+
+def fleet(cwd: Path, *args: str, check: bool = False) -> tuple[int, dict[str, dict[str, Any]]]:
+    result = run([sys.executable, str(FLEET), "--json", *args], cwd=cwd, env=ENV, check=check)
+    assert result.stdout.strip(), result.stderr[-3000:]
+    return result.returncode, {row["service"]: row for row in json.loads(result.stdout)}
+
+
+def test_fleet_reports_then_updates_each_service_and_says_what_needs_a_look(
+    template_repo: TemplateRepo, release_0_9_0: str, tmp_path: Path
+) -> None:
+    services = tmp_path / "services"
+    bake(template_repo, release_0_9_0, services, "current")
+    clean = bake(template_repo, template_repo.head, services, "clean")
+    conflicting = bake(template_repo, template_repo.head, services, "conflicting")
+    edit(conflicting / "pyproject.toml", '"fastapi>=0.115"', '"fastapi>=0.118"')
+    commit_all(conflicting, "Our own fastapi floor")
+    dirty = bake(template_repo, template_repo.head, services, "dirty")
+    (dirty / "README.md").write_text("work in progress\n")
+    dirty_files = files(dirty)
+    (services / "docs").mkdir()  # no .cruft.json: not a service
+
+    code, report = fleet(tmp_path, "--dir", str(services))
+    assert code == 0
+    assert {name: row["result"] for name, row in report.items()} == {
+        "clean": "behind",
+        "conflicting": "behind",
+        "current": "up to date",
+        "dirty": "behind",
+    }
+
+    code, rows = fleet(tmp_path, "--dir", str(services), "--apply", "--no-check")
+    assert code == 1
+    assert {
+        name: (row["from"] == "v0.9.0", row["to"], row["result"]) for name, row in rows.items()
+    } == {
+        "clean": (False, "v0.9.0", "updated"),
+        "conflicting": (False, "v0.9.0", "needs review"),
+        "current": (True, "v0.9.0", "up to date"),
+        "dirty": (False, "?", "refused"),  # refused before the template is read
+    }
+    assert {"src/clean/health.py", "scripts/docker_smoke.py"} <= set(rows["clean"]["removed"])
+    assert not (clean / "src" / "clean" / "health.py").exists()
+    assert rows["conflicting"]["details"] == "conflicts: pyproject.toml"
+    assert rows["conflicting"]["lock"].startswith("not regenerated: pyproject.toml has conflicts")
+    assert "<<<<<<< conflicting\n" in (conflicting / "pyproject.toml").read_text()
+    assert "uncommitted changes" in rows["dirty"]["details"]
+    assert files(dirty) == dirty_files
+
+    table = run([sys.executable, str(FLEET), str(dirty)], cwd=tmp_path, env=ENV).stdout
+    assert re.match(r"service +from +to +result +details\ndirty +v0\.2\.0\+\d+ ", table)

@@ -38,6 +38,9 @@ dist-check:  ## Fail when a file under the packages would not ship in the wheel 
 run-tool = { test -x .tools/$(1)/bin/$(firstword $(2)) || { $(PYTHON) -m venv .tools/$(1) && \
 	.tools/$(1)/bin/python -m pip install --quiet --disable-pip-version-check $(1); }; } && \
 	.tools/$(1)/bin/$(2)
+# The Python that runs the template's updater (mk/template.mk): without cookiecutter, the updater
+# sets up a throwaway venv of its own.
+TEMPLATE_PYTHON = $(PYTHON)
 
 # pip-audit reads only the pins (and hashes) of the runtime lock: what the image ships.
 # --strict: a package it could not look up fails the audit.

@@ -17,6 +17,8 @@ dist-check:  ## Fail when a file under the packages would not ship in the wheel 
 # A tool that is no dependency of the project, pinned, from uv's cache:
 # $(call run-tool,<requirement>,<command and arguments>)
 run-tool = uvx --from $(1) $(2)
+# The Python that runs the template's updater (mk/template.mk), with cookiecutter.
+TEMPLATE_PYTHON = uv run --quiet --no-project --with cookiecutter==2.7.1 python
 
 # pip-audit reads only the pins (and hashes) of the runtime dependencies: what the image ships.
 # --strict: a package it could not look up fails the audit.

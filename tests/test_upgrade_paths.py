@@ -1,0 +1,399 @@
+"""Upgrade paths: services generated from each earlier release, edited as a team would, updated
+to the working tree under test with the template's updater (scripts/template-update).
+
+Each path bakes a service at its release (through a file:// URL, as from a hosted template),
+locks and commits it, makes a team's edits (TEAM_EDITS) and commits them, then updates. Then:
+the team's edits survive; the lock matches pyproject.toml; the questions added since are
+reported with their values; what the template deleted or renamed is gone; the conflicts are
+exactly the path's row in PATHS, with git-style markers; every other file is what a bake at the
+working tree writes; and after a mechanical resolution (both sides kept, `ruff check --fix`,
+`ruff format`) `make check` passes and the image builds and answers /readyz. One more service,
+without edits, goes through scripts/fleet end to end.
+
+A path's tests share one bake on one worker (xdist_group). pip paths lock their baseline with
+`uv pip compile` (the same hash-pinned format, seconds instead of the minutes pip-tools takes
+here): the lock the update writes is the project's own `make lock`, pip-tools.
+"""
+
+import json
+import re
+import sys
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.commands import TEMPLATE, run, tool
+from harness.docker import (
+    Image,
+    http,
+    make_build,
+    remove_image,
+    run_once,
+    run_options,
+    wait_for_healthz,
+)
+from harness.pythons import project_env
+from tests.team_edits import TEAM_FILES, team_edits
+from tests.template_repo import (
+    FLEET,
+    GIT_ENV,
+    RELEASES,
+    TemplateRepo,
+    commit_all,
+    git,
+    start_repo,
+    status,
+    update_command,
+    working_tree_repo,
+)
+
+
+@dataclass(frozen=True)
+class UpgradePath:
+    release: str
+    package_manager: str
+    database: str
+    layout: str
+    python_version: str
+    conflicts: frozenset[str]  # "{package}/app.py": the package's directory is substituted
+    more_answers: str = ""  # "question=value ..."
+
+    @property
+    def id(self) -> str:
+        return f"{self.release}-{self.package_manager}-{self.database}"
+
+    @property
+    def answers(self) -> dict[str, str]:
+        options = ("package_manager", "database", "layout", "python_version")
+        return {
+            "project_name": "Billing",
+            **{o: getattr(self, o) for o in options},
+            **dict(pair.split("=") for pair in self.more_answers.split()),
+        }
+
+
+# The expectations, in ONE table: the files each path's update leaves in conflict, given the
+# edits of tests/support/team_edits.py. What they rest on (update them when the template
+# changes these files):
+# - from 0.1.0: 0.2.0 rewrote app.py's `from <package> import ...` line, to which the team adds
+#   `orders`, and the end of create_app, where the team includes its router beside the
+#   template's new metrics router: app.py conflicts. Without a database, the team's dependency
+#   goes after uvicorn, the last one, where 0.2.0 added uvloop, httptools and the rest:
+#   pyproject.toml conflicts too (with PostgreSQL the last dependency is psycopg, which 0.2.0
+#   left alone). The README line sits under the description (0.2.0 changed the README further
+#   down) and `workers` two lines from the settings 0.2.0 added: both merge.
+# - from 0.2.0: the working tree changes none of the files the team edited: nothing conflicts.
+APP = frozenset({"{package}/app.py"})
+APP_PYPROJECT = frozenset({"{package}/app.py", "pyproject.toml"})
+NONE: frozenset[str] = frozenset()
+# fmt: off
+PATHS = [
+    #           release  manager  database      layout  python  conflicts  more answers
+    UpgradePath("0.1.0", "uv",    "postgresql", "src",  "3.13", APP),
+    UpgradePath("0.1.0", "uv",    "none",       "flat", "3.11", APP_PYPROJECT),
+    UpgradePath("0.1.0", "pip",   "postgresql", "flat", "3.11", APP,  "package_name=backend"),
+    UpgradePath("0.1.0", "pip",   "none",       "src",  "3.13", APP_PYPROJECT),
+    UpgradePath("0.2.0", "uv",    "postgresql", "flat", "3.11", NONE),
+    UpgradePath("0.2.0", "uv",    "none",       "src",  "3.13", NONE, "kubernetes=no"),
+    UpgradePath("0.2.0", "pip",   "postgresql", "src",  "3.13", NONE),
+    UpgradePath("0.2.0", "pip",   "none",       "flat", "3.11", NONE),
+]
+# fmt: on
+
+# ---- Baking, locking, updating ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> TemplateRepo:
+    return working_tree_repo(tmp_path_factory.mktemp("template"))
+
+
+def package_dir(answers: dict[str, str], package: str) -> str:
+    return f"src/{package}" if answers["layout"] == "src" else package
+
+
+def lock(project: Path, answers: dict[str, str]) -> None:
+    """uv: `make lock`. pip: `uv pip compile` into the same hash-pinned files (seconds; the
+    project's pip-tools takes minutes here and runs in the update itself)."""
+    env = project_env(answers["python_version"])
+    if answers["package_manager"] == "uv":
+        run(["make", "lock"], cwd=project, env=env)
+        return
+    compile_ = f"{tool('uv')} pip compile --quiet --generate-hashes "
+    compile_ += f"--python-version {answers['python_version']} pyproject.toml --output-file"
+    run(f"{compile_} requirements.lock", cwd=project, env=env)
+    run(f"{compile_} requirements-dev.lock --extra dev -c requirements.lock", cwd=project, env=env)
+
+
+@dataclass
+class Updated:
+    path: UpgradePath
+    project: Path
+    package_dir: str
+    edits: dict[str, str]  # file -> a line of the team's edit
+    old_files: set[str]  # what the bake at the release had
+    returncode: int = 0
+    summary: dict[str, Any] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)  # edited and conflicted files, as left
+    changed: list[str] = field(default_factory=list)  # git status after the update
+    checked: bool = False
+
+
+UPDATED: dict[str, Updated] = {}
+
+
+def tracked_and_new_files(project: Path) -> set[str]:
+    listed = git(project, "ls-files", "--cached", "--others", "--exclude-standard")
+    return {name for name in listed.splitlines() if (project / name).is_file()}
+
+
+def update_path(path: UpgradePath, repo: TemplateRepo, workdir: Path) -> Updated:
+    answers = path.answers
+    project = repo.bake(RELEASES[path.release], workdir, **answers)
+    package = answers.get("package_name", "billing")
+    lock(project, answers)
+    start_repo(project)
+    updated = Updated(path, project, package_dir(answers, package), {}, set())
+    updated.old_files = tracked_and_new_files(project)
+    updated.edits = team_edits(project, updated.package_dir, path.database)
+    commit_all(project, "The team's edits")
+
+    env = {**project_env(answers["python_version"]), **GIT_ENV}
+    result = run(
+        update_command("--ref", repo.head, "--json", "--no-input"),
+        cwd=project,
+        env=env,
+        check=False,
+        timeout=1200,
+    )
+    assert result.stdout.strip(), result.stderr[-4000:]
+    updated.returncode, updated.summary = result.returncode, json.loads(result.stdout)
+    updated.changed = status(project)
+    for name in {*updated.edits, *updated.summary["conflicts"]}:
+        updated.texts[name] = (project / name).read_text()
+    return updated
+
+
+@pytest.fixture
+def updated(
+    request: pytest.FixtureRequest, template_repo: TemplateRepo, tmp_path_factory: Any
+) -> Updated:
+    path: UpgradePath = request.param
+    if path.id not in UPDATED:
+        UPDATED[path.id] = update_path(path, template_repo, tmp_path_factory.mktemp(path.id))
+    return UPDATED[path.id]
+
+
+# Each path's tests share its service (UPDATED), on one worker.
+PER_PATH = pytest.mark.parametrize(
+    "updated",
+    [pytest.param(p, id=p.id, marks=pytest.mark.xdist_group(p.id)) for p in PATHS],
+    indirect=True,
+)
+
+
+def expected(paths: frozenset[str] | list[str], package: str) -> set[str]:
+    return {name.replace("{package}", package) for name in paths}
+
+
+def new_questions(release: str) -> dict[str, Any]:
+    """The questions the working tree asks that the release didn't, with their defaults."""
+    old = json.loads(git(TEMPLATE, "show", f"{RELEASES[release]}:cookiecutter.json"))
+    new = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+    return {
+        key: value[0] if isinstance(value, list) else value
+        for key, value in new.items()
+        if not key.startswith("_") and key not in old
+    }
+
+
+# ---- What the update did ----------------------------------------------------------------------
+
+
+@PER_PATH
+def test_the_update_keeps_the_teams_edits_and_reports_exactly_the_expected_conflicts(
+    updated: Updated,
+) -> None:
+    summary, package = updated.summary, updated.package_dir
+    conflicts = expected(updated.path.conflicts, package)
+    said = f"{summary['result']}; check: {summary['check']}; review: {summary['review']}"
+    assert set(summary["conflicts"]) == conflicts, said
+    assert updated.returncode == (1 if conflicts else 0), said
+    assert summary["result"] == ("needs review" if conflicts else "updated")
+    assert summary["review"] == {}
+    for name in conflicts:
+        text = updated.texts[name]
+        assert f"<<<<<<< {updated.project.name}\n" in text
+        assert "\n=======\n" in text
+        assert re.search(r"^>>>>>>> template v\d", text, re.MULTILINE)
+    assert not [line for line in updated.changed if line.endswith((".rej", ".orig"))]
+    for name, line in updated.edits.items():
+        assert line in updated.texts[name], f"the team's edit of {name} is lost"
+    for name in expected(TEAM_FILES, package):
+        assert f"?? {name}" not in updated.changed and (updated.project / name).is_file()
+    assert summary["check"] == ("not run: conflicts to resolve first" if conflicts else "passed")
+
+
+@PER_PATH
+def test_new_questions_are_reported_with_their_values_and_recorded(updated: Updated) -> None:
+    asked = {q["question"]: q["value"] for q in updated.summary["questions"]}
+    assert asked == new_questions(updated.path.release)
+    assert all(q["how"] == "default" for q in updated.summary["questions"])
+    recorded = json.loads((updated.project / ".cruft.json").read_text())
+    assert recorded["commit"] == updated.summary["to_commit"]
+    assert recorded["context"]["cookiecutter"].items() >= asked.items()
+    assert (updated.project / "k8s").is_dir() == (updated.path.answers.get("kubernetes") != "no")
+
+
+@PER_PATH
+def test_the_lock_is_regenerated_from_the_merged_pyproject(updated: Updated) -> None:
+    """By the update; or, where pyproject.toml conflicts, by `make lock` once it is resolved
+    (the update says so)."""
+    if "pyproject.toml" in updated.summary["conflicts"]:
+        assert updated.summary["lock"] == (
+            "not regenerated: pyproject.toml has conflicts; resolve them, then `make lock`"
+        )
+        resolve_and_check(updated)
+    else:
+        assert updated.summary["lock"] == "regenerated from the merged pyproject.toml"
+    project, answers = updated.project, updated.path.answers
+    if answers["package_manager"] == "uv":
+        env = project_env(answers["python_version"])
+        run([tool("uv"), "lock", "--check"], cwd=project, env=env)
+        return
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    locks = {
+        "requirements.lock": pyproject["dependencies"],
+        "requirements-dev.lock": pyproject["optional-dependencies"]["dev"],
+    }
+    for lock_file, requirements in locks.items():
+        pins = re.findall(r"^([\w.-]+)==", (project / lock_file).read_text(), re.MULTILINE)
+        names = {re.split(r"[\s\[<>=;~!]", r, maxsplit=1)[0] for r in requirements}
+        missing = {normalized(n) for n in names} - {normalized(p) for p in pins}
+        assert not missing, f"{lock_file} pins no {missing}"
+    assert "httpx==" in (project / "requirements.lock").read_text()
+
+
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@PER_PATH
+def test_every_other_file_is_what_a_bake_at_the_working_tree_writes(
+    updated: Updated, template_repo: TemplateRepo, tmp_path: Path
+) -> None:
+    """Files the template deleted or renamed are gone; those it added are there; the rest,
+    where the team left them alone, are the new template's, byte for byte."""
+    fresh = template_repo.bake(template_repo.head, tmp_path, **updated.path.answers)
+    package = updated.package_dir
+    fresh_files = tracked_and_new_files_of(fresh)
+    now = tracked_and_new_files(updated.project)
+    team = expected(TEAM_FILES, package)
+    locks = {"uv.lock", "requirements.lock", "requirements-dev.lock"}
+    assert now - locks == fresh_files | team, "files differ from a fresh bake plus the team's own"
+    assert not (updated.old_files - fresh_files - locks) & now, "deleted or renamed files left"
+    for name in fresh_files - set(updated.edits) - set(updated.summary["conflicts"]):
+        assert (updated.project / name).read_bytes() == (fresh / name).read_bytes(), name
+
+
+def tracked_and_new_files_of(directory: Path) -> set[str]:
+    return {str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file()}
+
+
+# ---- Resolved, checked, built -----------------------------------------------------------------
+
+MARKER_LINE = re.compile(r"^(?:<<<<<<< .*|=======|>>>>>>> .*)\n", re.MULTILINE)
+
+
+def resolve_and_check(updated: Updated) -> None:
+    """Both sides kept, ruff's fixes and format, then `make check` (the update ran it itself
+    when nothing conflicted)."""
+    if updated.checked:
+        return
+    project, answers = updated.project, updated.path.answers
+    env = project_env(answers["python_version"])
+    if updated.summary["conflicts"]:
+        for name in updated.summary["conflicts"]:
+            (project / name).write_text(MARKER_LINE.sub("", (project / name).read_text()))
+        if "pyproject.toml" in updated.summary["conflicts"]:
+            run(["make", "lock"], cwd=project, env=env, timeout=900)
+        run(["make", "install"], cwd=project, env=env, timeout=900)
+        run([".venv/bin/ruff", "check", "--fix", "--quiet", "."], cwd=project, check=False)
+        run([".venv/bin/ruff", "format", "--quiet", "."], cwd=project)
+        run(["make", "check"], cwd=project, env=env, timeout=900)
+    updated.checked = True
+
+
+@PER_PATH
+def test_after_a_mechanical_resolution_make_check_passes(updated: Updated) -> None:
+    resolve_and_check(updated)
+    for name, line in updated.edits.items():
+        assert line in (updated.project / name).read_text()
+
+
+@pytest.mark.docker
+@PER_PATH
+def test_the_updated_service_builds_and_its_image_answers_readyz(
+    updated: Updated, docker_engine: str, new_database: Callable[[], str], start: Any
+) -> None:
+    resolve_and_check(updated)
+    tag = f"template-test-{TEMPLATE.name}-upgrade-{updated.path.id}:latest"
+    make_build(updated.project, tag, updated.path.answers["python_version"])
+    try:
+        image = Image(tag, updated.path.id, updated.project)
+        postgresql = updated.path.answers["database"] == "postgresql"
+        options = run_options(new_database() if postgresql else None)
+        if postgresql:
+            migrated = run_once(image, updated.project.name, "migrate", **options)
+            assert migrated.returncode == 0, migrated.stderr
+        container = start(image, environment=options["environment"])
+        assert wait_for_healthz(container) is not None, container.logs()
+        assert http(container, "GET", "/readyz") == (200, {"status": "ready"})
+        assert http(container, "GET", "/orders") == (200, [])
+    finally:
+        remove_image(tag)
+
+
+# ---- A clean service through scripts/fleet ----------------------------------------------------
+
+
+@pytest.mark.xdist_group("fleet-clean")
+def test_fleet_updates_a_clean_service_then_finds_it_up_to_date(
+    template_repo: TemplateRepo, tmp_path: Path
+) -> None:
+    answers = {
+        "project_name": "Clean",
+        "package_manager": "uv",
+        "database": "postgresql",
+        "layout": "src",
+        "python_version": "3.11",
+    }
+    services = tmp_path / "services"
+    project = template_repo.bake(RELEASES["0.1.0"], services, **answers)
+    lock(project, answers)
+    start_repo(project)
+    env = {**project_env("3.11"), **GIT_ENV}
+    fleet = [sys.executable, str(FLEET), "--dir", str(services), "--json"]
+
+    applied = run(
+        [*fleet, "--apply", "--ref", template_repo.head],
+        cwd=tmp_path,
+        env=env,
+        check=False,
+        timeout=900,
+    )
+    (row,) = json.loads(applied.stdout)
+    assert (row["service"], row["from"], row["result"]) == ("clean", "v0.1.0", "updated"), row
+    assert applied.returncode == 0, applied.stderr[-3000:]
+    commit_all(project, "Template update")
+
+    again = run([*fleet, "--apply", "--ref", template_repo.head], cwd=tmp_path, env=env)
+    assert json.loads(again.stdout)[0]["result"] == "up to date"
+    assert status(project) == []
+    # The service now has the make targets: the newest release (0.2.0) is behind it.
+    checked = run(["make", "template-check"], cwd=project, env=env)
+    assert "up to date" in checked.stdout
