@@ -24,7 +24,9 @@ from cookiecutter.prompt import (
 from template_update.service import Refused
 
 # Context keys that describe one bake on one machine, not the service (as the hook leaves out).
-LOCAL_ONLY = {"_output_dir", "_repo_dir", "_checkout", "_lock"}
+# Not answers (the post-gen hook leaves them out of the record too): where and how a bake ran,
+# and the template's own settings.
+LOCAL_ONLY = {"_output_dir", "_repo_dir", "_checkout", "_lock", "_copy_without_render"}
 
 Answers = dict[str, Any]
 
