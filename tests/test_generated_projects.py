@@ -37,7 +37,7 @@ class Project:
     def command(
         self, argv: list[str], name: str | None = None, **env: str
     ) -> tuple[list[str], dict[str, str]]:
-        """`argv` as it runs in the project under its Python (tests/support/project_python.py)."""
+        """`argv` as it runs in the project under its Python (harness/pythons.py)."""
         return project_command(self.context["python_version"], argv, self.path, env, name)
 
     def run(

@@ -1,7 +1,7 @@
 """Image build and run: each chosen project's Dockerfile is built with BuildKit and the image is
 proven against the known-good checklist (docs/image-checklist.md).
 
-Each check (tests/support/image_checks.py) returns the problem it found, None when fine, so the
+Each check (tests/image_checks.py) returns the problem it found, None when fine, so the
 negative controls in test_image_rebuilds.py prove every check fails on the image it exists to catch.
 Needs a Docker engine with BuildKit: deselect with -m "not docker" where there is none.
 """
