@@ -28,15 +28,16 @@ LAYOUT_RESERVED = {"src", "tests", "migrations", "data", "docker", "scripts", "k
 # BEGIN dependency import names
 DEPENDENCY_IMPORT_NAMES = frozenset({
     "aiosqlite", "alembic", "annotated_doc", "annotated_types", "anyio", "asgiref",
-    "ast_serialize", "certifi", "charset_normalizer", "click", "coverage", "dotenv", "fastapi",
-    "google", "graphql", "greenlet", "h11", "harfile", "httpcore2", "httptools", "httpx2",
-    "hypothesis", "hypothesis_graphql", "idna", "iniconfig", "jsonschema_rs", "librt", "mako",
-    "markdown_it", "markupsafe", "mdurl", "mypy", "mypy_extensions", "mypyc", "opentelemetry",
-    "packaging", "pathspec", "pip", "pluggy", "prometheus_client", "psycopg", "psycopg_binary",
-    "py", "pydantic", "pydantic_core", "pydantic_settings", "pygments", "pyrate_limiter",
-    "pytest", "pytest_cov", "requests", "rich", "ruff", "schemathesis", "setuptools",
-    "sortedcontainers", "sqlalchemy", "starlette", "truststore", "typing_extensions",
-    "typing_inspection", "urllib3", "uvicorn", "uvloop", "werkzeug", "wheel", "wrapt", "yaml"
+    "ast_serialize", "asyncpg", "certifi", "charset_normalizer", "click", "coverage", "dotenv",
+    "fastapi", "google", "graphql", "greenlet", "h11", "harfile", "httpcore2", "httptools",
+    "httpx2", "hypothesis", "hypothesis_graphql", "idna", "iniconfig", "jsonschema_rs", "librt",
+    "mako", "markdown_it", "markupsafe", "mdurl", "mypy", "mypy_extensions", "mypyc",
+    "opentelemetry", "packaging", "pathspec", "pip", "pluggy", "prometheus_client", "psycopg",
+    "psycopg_binary", "py", "pydantic", "pydantic_core", "pydantic_settings", "pygments",
+    "pyrate_limiter", "pytest", "pytest_cov", "requests", "rich", "ruff", "schemathesis",
+    "setuptools", "sortedcontainers", "sqlalchemy", "starlette", "truststore",
+    "typing_extensions", "typing_inspection", "urllib3", "uvicorn", "uvloop", "werkzeug",
+    "wheel", "wrapt", "yaml"
 })
 # END dependency import names
 

@@ -1,8 +1,15 @@
-"""What only a PostgreSQL service does: refuse to start without its database, accept its URLs."""
+"""What only a PostgreSQL service does: refuse to start without its database, accept its URLs,
+cancel a statement at its timeout, replace a connection the server closed."""
+
+import time
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
 
 from {{ cookiecutter.package_name }} import cli
+from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
 
 
 def test_production_refuses_to_start_without_database_url(
@@ -18,3 +25,50 @@ def test_production_refuses_to_start_without_database_url(
 def test_postgres_urls_get_the_psycopg_driver(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgres://user@db/app")
     assert cli.load_settings().database_url == "postgresql+psycopg://user@db/app"
+
+
+# ---- against PostgreSQL itself (TEST_DATABASE_URL; the CI workflow sets it) --------------------
+
+
+@pytest.fixture
+def postgresql(database_url: str) -> str:
+    if not database_url.startswith(("postgres://", "postgresql")):
+        pytest.skip("needs TEST_DATABASE_URL=postgresql://... (what CI runs the tests with)")
+    return database_url
+
+
+@pytest.fixture
+def served(postgresql: str, client: TestClient, settings: Settings) -> Settings:
+    """The settings of a migrated PostgreSQL database (the client fixture migrated it)."""
+    return settings
+
+
+def test_a_statement_past_its_timeout_is_cancelled_and_answers_503(
+    served: Settings, engine: Engine
+) -> None:
+    fast = served.model_copy(update={"db_statement_timeout": 0.2})
+    with engine.connect() as holder, TestClient(create_app(fast)) as client:
+        holder.execute(text("LOCK TABLE items IN ACCESS EXCLUSIVE MODE"))  # until rolled back
+        began = time.monotonic()
+        response = client.get("/items")
+        took = time.monotonic() - began
+        holder.rollback()
+        assert client.get("/items").status_code == 200  # the connection is fine afterwards
+    assert response.status_code == 503
+    assert took < 5  # cancelled at its timeout, not when the lock went away
+
+
+def test_a_connection_the_server_closed_is_replaced_without_failing_a_request(
+    served: Settings, engine: Engine
+) -> None:
+    with TestClient(create_app(served)) as client:
+        assert client.get("/items").status_code == 200  # a pooled connection now exists
+        with engine.connect() as admin:  # what a restart or a failover does to it
+            admin.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        time.sleep(0.2)  # the driver reads the server's goodbye
+        assert [client.get("/items").status_code for _ in range(3)] == [200, 200, 200]

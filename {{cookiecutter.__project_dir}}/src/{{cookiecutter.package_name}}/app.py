@@ -12,7 +12,9 @@ from fastapi import FastAPI
 
 from {{ cookiecutter.package_name }} import __version__, {{ "database, " if cookiecutter.database != "none" }}health, metrics, tracing
 from {{ cookiecutter.package_name }}.errors import add_error_handlers
-from {{ cookiecutter.package_name }}.logs import RequestLogMiddleware, configure_logging
+from {{ cookiecutter.package_name }}.limits import BodyLimitsMiddleware
+from {{ cookiecutter.package_name }}.logs import configure_logging
+from {{ cookiecutter.package_name }}.middleware import RequestMiddleware
 from {{ cookiecutter.package_name }}.settings import Settings
 
 if TYPE_CHECKING:
@@ -53,9 +55,15 @@ def create_app(
     app.state.readiness_checks = []
     app.state.shutdown_steps = []
     add_error_handlers(app)
-    # The last added runs first: the request id is set before anything is measured or logged.
-    app.add_middleware(metrics.MetricsMiddleware)
-    app.add_middleware(RequestLogMiddleware)
+    # The last added runs first: each request's id, metrics and log line (middleware.py), then
+    # what its body may cost (limits.py).
+    app.add_middleware(
+        BodyLimitsMiddleware,
+        max_bytes=settings.max_request_body_bytes,
+        max_total_bytes=settings.max_request_bodies_in_flight_bytes,
+        timeout=settings.request_body_timeout,
+    )
+    app.add_middleware(RequestMiddleware)
     app.include_router(health.router)
     app.include_router(metrics.router)
 {%- if cookiecutter.database != "none" %}

@@ -13,6 +13,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }}.logs import configure_logging
+from {{ cookiecutter.package_name }}.server import GuardedHttpToolsProtocol
 from {{ cookiecutter.package_name }}.settings import Settings
 
 # The application is imported only where it is built (see serve): this module stays light.
@@ -58,7 +59,12 @@ def serve(settings: Settings, *, reload: bool) -> None:
         # SIGTERM: stop accepting, finish requests in flight, close idle keep-alive connections;
         # after this many seconds the rest are cancelled and the process exits anyway.
         "timeout_graceful_shutdown": settings.graceful_shutdown_timeout,
+        # httptools, with the limits on request heads and connections it lacks (server.py).
+        "http": GuardedHttpToolsProtocol,
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        "backlog": 2048,  # a burst of connections waits to be accepted instead of being refused
     }
+    GuardedHttpToolsProtocol.configure(settings)
     log.info(
         "serving on http://%s:%d with %d worker(s)", settings.host, settings.port, settings.workers
     )

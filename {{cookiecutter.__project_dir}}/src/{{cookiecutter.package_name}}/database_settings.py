@@ -18,12 +18,20 @@ class DatabaseSettings(BaseSettings):
         description="a SQLAlchemy database URL",
     )
 {%- endif %}
-    # Connections per process: pool_size kept open, up to max_overflow more under load. A request
-    # that gets none within pool_timeout seconds answers 503 (keep the sum within the database's
-    # max_connections divided by the number of processes).
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    # Connections per process, kept open once made (pool_size), and how many more may be opened
+    # under load and closed again (max_overflow: each is a new server process, so none by
+    # default). A request that gets none within pool_timeout seconds answers 503. Keep
+    # (pool_size + max_overflow) x processes within the database's max_connections.
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout: float = Field(default=10, gt=0)
+    # A statement running longer is cancelled by the server and its request answers 503: a slow
+    # query can't hold a connection for ever. The worst wait is pool_timeout + this. 0: none set
+    # by the service (behind PgBouncer, which refuses it at connect: set it on the role instead).
+    db_statement_timeout: float = Field(default=10, ge=0)
+    # Off behind a pooler that doesn't keep prepared statements: PgBouncer in transaction mode
+    # before 1.21, or with max_prepared_statements = 0 (README: The database).
+    db_prepared_statements: bool = True
 
     @field_validator("database_url")
     @classmethod

@@ -1,11 +1,24 @@
-"""Error responses: always JSON, and 503 with Retry-After when a dependency can't serve now."""
+"""Error responses: always JSON; 503 with Retry-After when a dependency can't serve now; and never
+more than a little of what the client sent.
+
+FastAPI's own 422 lists every validation error with its `input`, the offending value whole (a
+300 MB body came back as a 300 MB answer) and its `ctx`. Here a 422 keeps the first MAX_ERRORS
+errors, cuts every string that can come from the client (location parts, message, input, ctx
+values) to MAX_TEXT characters, keeps `input` only when it is a single value, and says how many
+errors it left out: a few kilobytes at most, on every route. HTTPException details (which routes
+build from input: f"item {item_id} not found") are cut to MAX_DETAIL characters.
+"""
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.routing import Match
 
 log = logging.getLogger(__name__)
@@ -14,6 +27,10 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
 
 HTTP_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+MAX_ERRORS = 10
+MAX_LOCATION_PARTS = 8
+MAX_TEXT = 100
+MAX_DETAIL = 300
 
 
 class Error(BaseModel):
@@ -30,10 +47,17 @@ unavailable_response: dict[int | str, dict[str, Any]] = {
 }
 
 
-def answer_unavailable(app: FastAPI, *exception_types: type[Exception]) -> None:
-    """Exceptions of these types (a dependency that can't serve now) answer 503 with Retry-After."""
+def answer_unavailable(
+    app: FastAPI,
+    exception_types: tuple[type[Exception], ...],
+    when: Callable[[Exception], bool] = lambda error: True,
+) -> None:
+    """Exceptions of these types (a dependency that can't serve now) answer 503 with
+    Retry-After, those for which `when` says so; the others stay errors (a logged 500)."""
 
     async def service_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if not when(exc):
+            raise exc  # a bug, not an outage: the JSON 500, its traceback logged
         # One line, no traceback: an outage would otherwise bury the logs in identical stacks.
         log.error("dependency unavailable: %s: %s", type(exc).__name__, str(exc).partition("\n")[0])
         return JSONResponse(
@@ -46,8 +70,54 @@ def answer_unavailable(app: FastAPI, *exception_types: type[Exception]) -> None:
         app.add_exception_handler(exception_type, service_unavailable)
 
 
+def cut(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def single_value(value: Any) -> Any:
+    """A value a client sent, as an error may show it: strings cut, numbers as they are (a huge
+    integer as cut text), anything holding more values left out (None)."""
+    if isinstance(value, str):
+        return cut(value)
+    if isinstance(value, bool | float) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 10**15 else cut(str(value))
+    return None
+
+
+def bounded(error: dict[str, Any]) -> dict[str, Any]:
+    """One validation error, holding a bounded amount of the client's input."""
+    location = [part if isinstance(part, int) else cut(str(part)) for part in error["loc"]]
+    if len(location) > MAX_LOCATION_PARTS:
+        location = [*location[:MAX_LOCATION_PARTS], "…"]
+    shown: dict[str, Any] = {"type": error["type"], "loc": location, "msg": cut(str(error["msg"]))}
+    if (value := single_value(error.get("input"))) is not None:
+        shown["input"] = value
+    if isinstance(context := error.get("ctx"), dict):
+        entries = list(context.items())[:4]
+        shown["ctx"] = {cut(str(key), 40): cut(str(value)) for key, value in entries}
+    return shown
+
+
 def add_error_handlers(app: FastAPI) -> None:
-    """A 405 that names every allowed method, and a JSON 500 for any unhandled exception."""
+    """Bounded 422s and HTTPException details, a 405 that names every allowed method, and a JSON
+    500 for any unhandled exception."""
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        content: dict[str, Any] = {"detail": [bounded(error) for error in errors[:MAX_ERRORS]]}
+        if len(errors) > MAX_ERRORS:
+            content["errors_not_shown"] = len(errors) - MAX_ERRORS
+        return JSONResponse(content, status_code=422)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, HTTPException):  # registered for it alone
+            raise exc
+        if exc.status_code in (204, 304):  # no body allowed
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        detail = cut(exc.detail, MAX_DETAIL) if isinstance(exc.detail, str) else exc.detail
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
     async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
         # Starlette's Allow header names the methods of the first route matching the path only;
@@ -71,5 +141,7 @@ def add_error_handlers(app: FastAPI) -> None:
         # The server still logs the traceback; the client gets JSON like every other error.
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, method_not_allowed)
     app.add_exception_handler(Exception, internal_error)

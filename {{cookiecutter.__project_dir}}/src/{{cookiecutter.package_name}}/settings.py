@@ -26,3 +26,25 @@ class Settings({{ "DatabaseSettings, " if cookiecutter.database != "none" }}Base
     # On SIGTERM the server stops accepting and lets requests in flight finish for up to this
     # long. Keep it below the orchestrator's grace period (Kubernetes: 30 s, less its preStop wait).
     graceful_shutdown_timeout: int = Field(default=15, ge=1)
+
+    # What one client can cost the service (README: Limits). Each protects against what it says.
+    # 413 past this; a streamed body is cut off there: memory, and answers echoing the body.
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # 503 while the bodies all requests in flight receive would pass this: memory, against many
+    # clients each sending a body just under the limit.
+    max_request_bodies_in_flight_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    # 408 when the body hasn't all arrived this long after the head: slow bodies holding a task.
+    request_body_timeout: float = Field(default=30, gt=0)
+    # 431 past this many bytes of request line and headers: memory and parsing per connection.
+    max_request_head_bytes: int = Field(default=16 * 1024, ge=1024)
+    # 431 past this many header fields: CPU spent on header floods.
+    max_request_headers: int = Field(default=100, ge=10)
+    # 408 and closed when the head isn't in this long after the connection opened or the
+    # request's first byte: slowloris, and connections opened and left silent.
+    request_head_timeout: float = Field(default=10, gt=0)
+    # Idle keep-alive connections are closed after this: descriptors held by idle clients.
+    keep_alive_timeout: int = Field(default=5, ge=1)
+    # Connections per process (at most the open-file limit less 128): idle and slow ones are
+    # closed first, then new ones get 503: running out of descriptors, where new connections
+    # are dropped silently.
+    max_connections: int = Field(default=8192, ge=16)

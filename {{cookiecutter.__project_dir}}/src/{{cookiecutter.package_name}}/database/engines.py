@@ -1,18 +1,50 @@
-"""Engines, request-scoped sessions, and the errors that mean "try later".
+"""Engines, what routes take to reach the database, and the errors that mean "try later".
 
 Requests use an async engine, so a request waiting for a connection waits on the event loop, not
-in a thread: however many clients arrive, nothing deadlocks on the thread pool. Migrations and the
-tests use a plain engine on the same database (Alembic is synchronous).
+in a thread: however many clients arrive, nothing deadlocks on the thread pool. On PostgreSQL
+that engine is asyncpg (a compiled protocol; SQLAlchemy keeps each connection's prepared
+statements); migrations, the CLI and the tests use a plain engine on psycopg, synchronously.
 """
 
+import builtins
+import errno
+import socket
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import URL, Engine, create_engine, event, make_url
-from sqlalchemy.exc import OperationalError, TimeoutError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, TimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+# The database can't serve this request now: unreachable, a lost connection, no pooled connection
+# free in time, a statement cancelled at its timeout. The app answers 503 with Retry-After (a bug
+# stays a 500: see is_unavailable). OSError: asyncpg's connect failures reach the app unwrapped.
+TRY_LATER_ERRORS = (DBAPIError, TimeoutError, OSError)
+# SQLSTATE classes and codes that mean "not now": 08 connection exception, 53 insufficient
+# resources (too many connections), 57P operator intervention (a server shutting down or
+# starting), 57014 a statement cancelled (DB_STATEMENT_TIMEOUT), 55P03 a lock not available.
+TRY_LATER_SQLSTATES = ("08", "53", "57P", "57014", "55P03")
+NETWORK_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
+
+
+def is_unavailable(error: Exception) -> bool:
+    """Whether a TRY_LATER_ERRORS error means "retry later" (503) rather than a bug (500)."""
+    if isinstance(error, TimeoutError):  # no pooled connection free in time
+        return True
+    if isinstance(error, OSError):  # no connection at all; any other OSError is a bug
+        network = (ConnectionError, builtins.TimeoutError, socket.gaierror)
+        return isinstance(error, network) or error.errno in NETWORK_ERRNOS
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:  # lost: SQLAlchemy has already replaced the pool's
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    if sqlstate is None:  # SQLite: a locked or unopenable file is an OperationalError
+        return type(error).__name__ == "OperationalError"
+    return str(sqlstate).startswith(TRY_LATER_SQLSTATES)
 
 
 def _sqlite_file(url: URL) -> None:
@@ -39,14 +71,23 @@ def create_db_engine(url: str) -> Engine:
         engine = create_engine(parsed)
         _use_wal(engine)
         return engine
+    parsed = parsed.set(drivername="postgresql+psycopg")  # the same database, synchronously
     return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
 
 
 def create_async_db_engine(
-    url: str, *, pool_size: int, max_overflow: int, pool_timeout: float
+    url: str,
+    *,
+    pool_size: int,
+    max_overflow: int,
+    pool_timeout: float,
+    statement_timeout: float,
+    prepared_statements: bool,
 ) -> AsyncEngine:
     """The engine requests use. A request that gets no connection within `pool_timeout` seconds
-    fails with TimeoutError (a 503): an overload sheds requests instead of queueing them forever."""
+    fails with TimeoutError (a 503): an overload sheds requests instead of queueing them forever.
+    A statement running longer than `statement_timeout` seconds is cancelled by the server (a
+    503), so a slow query can't hold a connection for ever."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         _sqlite_file(parsed)
@@ -62,24 +103,77 @@ def create_async_db_engine(
         )
         _use_wal(engine.sync_engine)
         return engine
-    return create_async_engine(
-        parsed,
+    connect_args: dict[str, Any] = {"timeout": 5}  # no answer: the request fails after 5 s
+    if statement_timeout:
+        milliseconds = str(round(statement_timeout * 1000))
+        connect_args["server_settings"] = {"statement_timeout": milliseconds}
+    if not prepared_statements:
+        # Behind a pooler that hands each transaction to any server connection and doesn't track
+        # prepared statements (PgBouncer in transaction mode before 1.21, or with
+        # max_prepared_statements = 0): none is kept, and each gets a name of its own.
+        connect_args |= {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4().hex}__",
+        }
+    engine = create_async_engine(
+        parsed.set(drivername="postgresql+asyncpg"),
+        # Connections stay open once made, pool_size of them. (Those beyond it, max_overflow,
+        # are closed when returned while the pool is full: under steady load above pool_size
+        # that is a new connection, and a new server process, for every request.)
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
-        # pre_ping replaces connections the server closed (a restart, a failover).
-        pool_pre_ping=True,
-        # A server that doesn't answer fails the request after 5 s instead of hanging it.
-        connect_args={"connect_timeout": 5},
+        # No pre-ping: it costs a round trip (three on asyncpg) before every request's first
+        # statement. _replace_closed_connections does its job without one.
+        pool_pre_ping=False,
+        connect_args=connect_args,
     )
+    _replace_closed_connections(engine)
+    return engine
 
 
-# The database can't serve this request now (unreachable, or no pooled connection came free in
-# time); the app answers 503 with Retry-After instead of a 500.
-TRY_LATER_ERRORS = (OperationalError, TimeoutError)
+def _replace_closed_connections(engine: AsyncEngine) -> None:
+    """A pre-ping without the round trip. A connection the server closed (a restart, a
+    failover, an idle timeout) is known to be closed on this side: asyncpg reads its socket all
+    the time and marks it closed. The pool then replaces it before a request uses it. One that
+    dies later, mid-request, fails that request with a 503; SQLAlchemy then invalidates the pool
+    (every connection opened before is replaced when next checked out), so the next requests
+    succeed without a restart."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def check(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this connection")
+
+
+async def database(request: Request) -> AsyncEngine:
+    """The engine, for routes that write (a FastAPI dependency): `async with db.connect() as
+    connection:` runs their statements in one transaction, committed with
+    `await connection.commit()` before the route answers; leaving the block returns the
+    connection to the pool, rolling back what wasn't committed. (Not a `yield` dependency: that
+    would hold the connection until the response is sent, and cost an exit stack per request.)"""
+    engine: AsyncEngine = request.app.state.get_engine()
+    return engine
+
+
+async def read_database(request: Request) -> AsyncEngine:
+    """The engine for routes that only read (a FastAPI dependency): each statement runs without
+    a transaction, so no BEGIN and ROLLBACK round trips around the query, and sees what was
+    committed when it started. Reads that need one consistent view across statements take
+    `database` and its transaction."""
+    engine: AsyncEngine = request.app.state.get_read_engine()
+    return engine
+
+
+Database = Annotated[AsyncEngine, Depends(database)]
+ReadDatabase = Annotated[AsyncEngine, Depends(read_database)]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session per request (a FastAPI dependency), closed when the request is done."""
+    """An ORM session per request (a FastAPI dependency), for routes that work with model
+    objects; its statements run in one transaction, which the route commits. It holds its
+    connection until the response has been sent, and the ORM costs more per row than the
+    statements `database` runs: the example resource (items.py) uses those."""
     async with AsyncSession(request.app.state.get_engine(), expire_on_commit=False) as session:
         yield session
