@@ -1,9 +1,10 @@
-"""The command line: `{{ cookiecutter.project_slug }} serve`{{ " and `%s migrate`" % cookiecutter.project_slug if cookiecutter.database != "none" }}."""
+"""The command line: `{{ cookiecutter.project_slug }} serve`, and the commands the project's parts add."""
 
 import argparse
 import gc
 import logging
 import os
+import pkgutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -20,6 +21,16 @@ from {{ cookiecutter.package_name }}.settings import Settings
 APP_FACTORY = "{{ cookiecutter.package_name }}.app:create_app"
 # Read by prometheus-client when imported (metrics.py): set before the workers start.
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+# Commands besides serve: name -> (help, the function running it, given the settings). Each is
+# imported only when it runs: serving doesn't load Alembic.
+COMMANDS: dict[str, tuple[str, str]] = {
+{%- if cookiecutter.database != "none" %}
+    "migrate": (
+        "upgrade the database schema to the latest migration",
+        "{{ cookiecutter.package_name }}.database.migrations:migrate",
+    ),
+{% endif -%}
+}
 log = logging.getLogger(__name__)
 
 
@@ -90,20 +101,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="run the HTTP server")
     serve_parser.add_argument("--reload", action="store_true", help="restart on code changes")
-{%- if cookiecutter.database != "none" %}
-    commands.add_parser("migrate", help="upgrade the database schema to the latest migration")
-{%- endif %}
+    for name, (summary, _) in COMMANDS.items():
+        commands.add_parser(name, help=summary)
     args = parser.parse_args(argv)
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-{%- if cookiecutter.database != "none" %}
-    if args.command == "migrate":
-        # Imported here: serving doesn't load Alembic.
-        from {{ cookiecutter.package_name }}.database.migrations import migrate
-
-        migrate(settings)
-        return 0
-{%- endif %}
-    serve(settings, reload=args.reload)
+    if args.command == "serve":
+        serve(settings, reload=args.reload)
+    else:
+        pkgutil.resolve_name(COMMANDS[args.command][1])(settings)
     return 0
