@@ -38,6 +38,9 @@ def _canned(status: int, reason: str, detail: str) -> bytes:
 RESPONSE_431 = _canned(431, "Request Header Fields Too Large", "request header fields too large")
 RESPONSE_408 = _canned(408, "Request Timeout", "request head not received in time")
 RESPONSE_503 = _canned(503, "Service Unavailable", "too many connections, retry later")
+# Named once: `except (A, B)` is formatted differently from Python 3.14 on (no parentheses).
+CANNOT_HALF_CLOSE = (NotImplementedError, OSError, RuntimeError)
+CANNOT_RAISE_LIMIT = (ValueError, OSError)
 # Bytes a closing connection still reads and drops so the client gets the answer, not a reset.
 LINGER_BYTES = 1 << 20
 
@@ -311,7 +314,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         raw = self._raw
         try:
             raw.write_eof()
-        except (NotImplementedError, OSError, RuntimeError):
+        except CANNOT_HALF_CLOSE:
             raw.close()
             return
         if self.flow is not None:
@@ -331,7 +334,7 @@ def connection_limit(wanted: int, reserve: int = 128) -> int:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
             soft = target
-        except (ValueError, OSError):
+        except CANNOT_RAISE_LIMIT:
             pass
     if soft == resource.RLIM_INFINITY:
         return wanted
