@@ -77,7 +77,8 @@ def run_service(
                     f"{cell['new_sessions']} new sessions")  # fmt: skip
         process = {"service": service.name, "round": round_,
                    "first_200_s": round(first_200_s, 2), "idle_rss_mib": round(idle_rss, 1),
-                   "final_rss_mib": round(rss_mib(server.pid), 1)}  # fmt: skip
+                   "final_rss_mib": round(rss_mib(server.pid), 1),
+                   "load": round(os.getloadavg()[0], 2)}  # fmt: skip
         if not server.running():
             raise RuntimeError(f"{service.name} exited during the load:\n{server.output()}")
     finally:

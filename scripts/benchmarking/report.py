@@ -106,18 +106,29 @@ def ratios(rows: list[Cell], clients: list[int]) -> list[str]:
     ]
 
 
-def noise(rows: list[Cell]) -> str:
-    """How far the rounds disagree: (max - min) / median of requests/s per cell."""
-    spreads = [
-        (float(r["max"]) - float(r["min"])) / float(r["requests_per_s"])  # type: ignore[arg-type]
-        for r in rows
-        if not r.get("missing") and int(r["rounds"]) > 1 and r["requests_per_s"]  # type: ignore[call-overload]
-    ]
-    if not spreads:
+def spread(values: list[float]) -> float:
+    middle = statistics.median(values)
+    return (max(values) - min(values)) / middle if middle else 0.0
+
+
+def noise(cells: list[Cell]) -> str:
+    """How far the rounds disagree, per cell: (max - min) / median of requests/s, and of CPU
+    time per request."""
+    groups: dict[tuple[object, ...], list[Cell]] = {}
+    for cell in cells:
+        groups.setdefault((cell["service"], cell["route"], cell["clients"]), []).append(cell)
+    repeated = [group for group in groups.values() if len(group) > 1]
+    if not repeated:
         return "one round: no spread between rounds"
-    return (
-        f"requests/s spread between rounds ((max - min) / median): median "
-        f"{statistics.median(spreads):.0%}, largest {max(spreads):.0%} over {len(spreads)} cells"
+    parts = []
+    for key, label in (("requests_per_s", "requests/s"), ("cpu_us_per_request", "CPU/request")):
+        spreads = [spread([float(c[key]) for c in group]) for group in repeated  # type: ignore[arg-type]
+                   if all(c[key] is not None for c in group)]  # fmt: skip
+        if spreads:
+            parts.append(f"{label} median {statistics.median(spreads):.0%}, "
+                         f"largest {max(spreads):.0%}")  # fmt: skip
+    return f"spread between rounds ((max - min) / median) over {len(repeated)} cells: " + (
+        "; ".join(parts)
     )
 
 
@@ -127,7 +138,7 @@ def processes_lines(processes: list[Cell]) -> list[str]:
         runs = [p for p in processes if p["service"] == name]
         each = "; ".join(
             f"round {p['round']}: first 200 after {p['first_200_s']} s, RSS {p['idle_rss_mib']} → "
-            f"{p['final_rss_mib']} MiB"
+            f"{p['final_rss_mib']} MiB, load average {p['load']} at its end"
             for p in runs
         )
         lines.append(f"- {name}: {each}")
@@ -179,7 +190,7 @@ def write(
         "(log_connections)",
         f"- {meta['cpus']} CPUs; load average {meta['load_before']} before, "
         f"{meta['load_after']} after",
-        f"- noise: {noise(rows)}",
+        f"- noise: {noise(cells)}",
         f"- time: {meta['measuring_s']} s measuring, {meta['total_s']} s in all",
     ]
     # A background-jobs section (jobs/s, enqueue→start latency) goes here once there are jobs.
