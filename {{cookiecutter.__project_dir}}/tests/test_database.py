@@ -2,8 +2,10 @@
 spans, and metrics labelled by a route with a path parameter."""
 
 import asyncio
+import errno
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -11,9 +13,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, TimeoutError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.database.engines import is_unavailable
 from {{ cookiecutter.package_name }}.database.observability import watch_pool
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -119,3 +123,28 @@ def test_each_query_is_a_span_inside_its_requests_span(
     queries = [span for span in spans.get_finished_spans() if span.kind is SpanKind.CLIENT]
     assert queries, "no span for the database query"
     assert all(query.context.trace_id == server.context.trace_id for query in queries)
+
+
+class DriverError(Exception):
+    def __init__(self, sqlstate: str | None) -> None:
+        super().__init__("from the driver")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("error", "try_later"),
+    [
+        (DBAPIError("SELECT 1", {}, DriverError("57014")), True),  # cancelled at its timeout
+        (DBAPIError("SELECT 1", {}, DriverError("08006")), True),  # the connection failed
+        (DBAPIError("SELECT 1", {}, DriverError("55P03")), True),  # a lock not available
+        (DBAPIError("SELECT 1", {}, DriverError("23505")), False),  # a unique violation: a bug
+        (OperationalError("SELECT 1", {}, DriverError(None)), True),  # SQLite: locked, unopenable
+        (IntegrityError("SELECT 1", {}, DriverError(None)), False),
+        (TimeoutError("no connection came free"), True),  # the pool's
+        (ConnectionRefusedError(), True),
+        (OSError(errno.EHOSTUNREACH, "no route to host"), True),
+        (FileNotFoundError("a bug, not an outage"), False),
+    ],
+)
+def test_only_errors_that_mean_try_later_answer_503(error: Exception, try_later: bool) -> None:
+    assert is_unavailable(error) is try_later

@@ -19,6 +19,16 @@ def test_readiness_is_ready_when_dependencies_are_usable(client: TestClient) -> 
     assert response.json() == {"status": "ready"}
 
 
+def test_readiness_is_unavailable_while_a_check_fails(client: TestClient) -> None:
+    async def down() -> str:
+        return "the queue is down"
+
+    client.app.state.readiness_checks.append(down)  # type: ignore[attr-defined]
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "reason": "the queue is down"}
+
+
 def test_each_response_carries_a_request_id(client: TestClient) -> None:
     first = client.get("/healthz").headers["X-Request-ID"]
     second = client.get("/healthz").headers["X-Request-ID"]

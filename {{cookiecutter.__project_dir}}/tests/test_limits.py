@@ -3,6 +3,7 @@ request heads and connections (server.py, against a real server on 127.0.0.1).""
 
 import asyncio
 import json
+import resource
 import socket
 import threading
 import time
@@ -17,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.limits import BodyLimitsMiddleware
-from {{ cookiecutter.package_name }}.server import GuardedHttpToolsProtocol
+from {{ cookiecutter.package_name }}.server import GuardedHttpToolsProtocol, connection_limit
 from {{ cookiecutter.package_name }}.settings import Settings
 
 LIMITS = {
@@ -36,6 +37,7 @@ MAX_ERROR_BYTES = 4096
 class Probe(BaseModel):
     name: str = Field(max_length=10)
     tags: list[int] = Field(default_factory=list, max_length=100)
+    nested: list[list[list[list[list[list[list[list[int]]]]]]]] = Field(default_factory=list)
 
 
 def probed_app(settings: Settings) -> FastAPI:
@@ -49,6 +51,14 @@ def probed_app(settings: Settings) -> FastAPI:
     @app.get("/probe")
     async def probe_query(tag: str = Query(max_length=10)) -> dict[str, str]:
         raise HTTPException(404, detail=f"no probe tagged {tag}")
+
+    @app.get("/probe/structured")
+    async def probe_structured() -> None:
+        raise HTTPException(404, detail={"code": "missing"})
+
+    @app.get("/probe/cached")
+    async def probe_cached() -> None:
+        raise HTTPException(304)
 
     @app.get("/probe/{name}")
     async def probe_name(name: str) -> None:
@@ -144,6 +154,8 @@ def test_a_body_that_does_not_arrive_in_time_is_a_408() -> None:
         ("GET", "/probe?tag=" + "x" * 50_000, None),  # a long query value
         ("GET", "/probe/" + "x" * 50_000, None),  # a detail built from input
         ("GET", "/nowhere/" + "x" * 50_000, None),
+        ("POST", "/probe", {"name": "ok", "nested": [[[[[[[["x"]]]]]]]]}),  # a deep location
+        ("POST", "/probe", {"name": True, "tags": [10**40]}),  # values of other kinds
     ],
 )
 def test_no_error_answer_repeats_more_than_a_little_of_the_input(
@@ -164,6 +176,14 @@ def test_a_422_shows_ten_errors_says_how_many_it_left_out_and_cuts_values(
     assert answer["errors_not_shown"] == 11  # 21 errors: the name and each tag
     (name,) = [error for error in answer["detail"] if error["loc"] == ["body", "name"]]
     assert name["input"] == "x" * 100 + "…"
+
+
+def test_a_detail_that_is_no_text_and_an_answer_without_a_body_pass_unchanged(
+    limited: TestClient,
+) -> None:
+    assert limited.get("/probe/structured").json() == {"detail": {"code": "missing"}}
+    cached = limited.get("/probe/cached")
+    assert (cached.status_code, cached.content) == (304, b"")
 
 
 # ---- heads and connections, against a real server ---------------------------------------------
@@ -230,3 +250,52 @@ def test_past_the_connection_cap_a_new_connection_gets_a_503(server: int) -> Non
     finally:
         for connection in held:
             connection.close()
+
+
+def test_a_refused_body_is_answered_before_the_connection_closes(server: int) -> None:
+    declared = b"POST /probe HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + b"x" * 2000
+    assert exchange(server, declared).startswith(b"HTTP/1.1 413 ")
+
+
+def test_pipelined_requests_are_each_answered(server: int) -> None:
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    last = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    answer = exchange(server, request * 2 + last)
+    assert answer.count(b"HTTP/1.1 200 ") == 3
+
+
+def test_an_invalid_request_is_a_400(server: int) -> None:
+    assert exchange(server, b"NOT HTTP AT ALL\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+
+
+def test_an_idle_keep_alive_connection_is_closed(server: int) -> None:
+    with socket.create_connection(("127.0.0.1", server), timeout=5) as connection:
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert connection.recv(65536).startswith(b"HTTP/1.1 200 ")
+        began = time.monotonic()
+        assert connection.recv(65536) == b""  # closed by the server, idle
+        assert time.monotonic() - began < 3
+
+
+def test_at_the_cap_the_longest_idle_connection_makes_room(
+    server: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(GuardedHttpToolsProtocol, "evict_after", 0.1)
+    idle = [socket.create_connection(("127.0.0.1", server), timeout=5) for _ in range(16)]
+    try:
+        for connection in idle:  # each answered and kept alive, idle
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert connection.recv(65536).startswith(b"HTTP/1.1 200 ")
+        time.sleep(0.2)
+        answer = exchange(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert idle[0].recv(65536) == b""  # the oldest was closed for it
+    finally:
+        for connection in idle:
+            connection.close()
+
+
+def test_the_connection_cap_stays_within_the_open_file_limit() -> None:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert 16 <= connection_limit(10**9) <= max(soft - 128, 16)
+    assert connection_limit(100) == 100

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, text
 
 from {{ cookiecutter.package_name }} import cli
 from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.database.engines import create_async_db_engine
 from {{ cookiecutter.package_name }}.settings import Settings
 
 
@@ -20,6 +21,20 @@ def test_production_refuses_to_start_without_database_url(
         cli.main(["serve"])
     assert exited.value.code == 2
     assert "error: DATABASE_URL is not set: expected a PostgreSQL URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("prepared_statements", [True, False])
+def test_requests_use_asyncpg_with_a_statement_timeout(prepared_statements: bool) -> None:
+    engine = create_async_db_engine(
+        "postgresql+psycopg://user@db/app",
+        pool_size=2,
+        max_overflow=0,
+        pool_timeout=1,
+        statement_timeout=2.5,
+        prepared_statements=prepared_statements,
+    )
+    assert engine.url.drivername == "postgresql+asyncpg"  # (it connects on first use only)
+    assert not engine.sync_engine.pool._pre_ping  # type: ignore[attr-defined]
 
 
 def test_postgres_urls_get_the_psycopg_driver(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,5 +1,5 @@
-"""Error responses: always JSON; 503 with Retry-After when a dependency can't serve now; and never
-more than a little of what the client sent.
+"""Error responses: always JSON, never more than a little of what the client sent, and the 503
+with Retry-After a dependency answers while it can't serve (unavailable_response documents it).
 
 FastAPI's own 422 lists every validation error with its `input`, the offending value whole (a
 300 MB body came back as a 300 MB answer) and its `ctx`. Here a 422 keeps the first MAX_ERRORS
@@ -9,8 +9,6 @@ errors it left out: a few kilobytes at most, on every route. HTTPException detai
 build from input: f"item {item_id} not found") are cut to MAX_DETAIL characters.
 """
 
-import logging
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -20,8 +18,6 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
-
-log = logging.getLogger(__name__)
 
 # Seconds a client should wait before retrying a request that failed with 503.
 RETRY_AFTER_SECONDS = 5
@@ -45,29 +41,6 @@ unavailable_response: dict[int | str, dict[str, Any]] = {
         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
     }
 }
-
-
-def answer_unavailable(
-    app: FastAPI,
-    exception_types: tuple[type[Exception], ...],
-    when: Callable[[Exception], bool] = lambda error: True,
-) -> None:
-    """Exceptions of these types (a dependency that can't serve now) answer 503 with
-    Retry-After, those for which `when` says so; the others stay errors (a logged 500)."""
-
-    async def service_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        if not when(exc):
-            raise exc  # a bug, not an outage: the JSON 500, its traceback logged
-        # One line, no traceback: an outage would otherwise bury the logs in identical stacks.
-        log.error("dependency unavailable: %s: %s", type(exc).__name__, str(exc).partition("\n")[0])
-        return JSONResponse(
-            {"detail": "service temporarily unavailable, retry later"},
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
-
-    for exception_type in exception_types:
-        app.add_exception_handler(exception_type, service_unavailable)
 
 
 def cut(text: str, limit: int = MAX_TEXT) -> str:

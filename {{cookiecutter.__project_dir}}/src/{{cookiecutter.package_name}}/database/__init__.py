@@ -4,10 +4,13 @@ metrics and query spans, and closing the pool on shutdown."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
 
 from {{ cookiecutter.package_name }} import items
 from {{ cookiecutter.package_name }}.database.engines import (
@@ -21,8 +24,10 @@ from {{ cookiecutter.package_name }}.database.observability import (
     uninstrument_engines,
     watch_pool,
 )
-from {{ cookiecutter.package_name }}.errors import answer_unavailable
+from {{ cookiecutter.package_name }}.errors import RETRY_AFTER_SECONDS
 from {{ cookiecutter.package_name }}.settings import Settings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -70,3 +75,26 @@ def install(app: FastAPI, settings: Settings, tracer_provider: TracerProvider | 
     app.state.shutdown_steps.append(("database connections closed", close))
     answer_unavailable(app, TRY_LATER_ERRORS, when=is_unavailable)
     app.include_router(items.router)
+
+
+def answer_unavailable(
+    app: FastAPI,
+    exception_types: tuple[type[Exception], ...],
+    when: Callable[[Exception], bool] = lambda error: True,
+) -> None:
+    """Exceptions of these types answer 503 with Retry-After, those for which `when` says the
+    database can't serve now; the others stay errors (a logged 500)."""
+
+    async def service_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if not when(exc):
+            raise exc  # a bug, not an outage: the JSON 500, its traceback logged
+        # One line, no traceback: an outage would otherwise bury the logs in identical stacks.
+        log.error("database unavailable: %s: %s", type(exc).__name__, str(exc).partition("\n")[0])
+        return JSONResponse(
+            {"detail": "service temporarily unavailable, retry later"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    for exception_type in exception_types:
+        app.add_exception_handler(exception_type, service_unavailable)
