@@ -16,6 +16,8 @@ ANSWERS = {
     "author_email": str({{ cookiecutter.author_email | tojson }}),
     "version": str({{ cookiecutter.version | tojson }}),
     "port": str({{ cookiecutter.port | tojson }}),
+    "database": str({{ cookiecutter.database | tojson }}),
+    "worker": str({{ cookiecutter.worker | tojson }}),
 }
 
 # Directories the generated project keeps beside the package (a flat layout puts the package there
@@ -100,6 +102,17 @@ def port_problem(port: str) -> str | None:
     return None
 
 
+def worker_problem(worker: str, database: str) -> str | None:
+    """The worker's queue lives in PostgreSQL: jobs are enqueued in the request's own transaction,
+    and workers wait for them with LISTEN/NOTIFY. SQLite has one writer and no notifications."""
+    if worker == "yes" and database != "postgresql":
+        return (
+            f"needs database=postgresql (its jobs are queued in PostgreSQL), not {database!r}: "
+            "answer database=postgresql, or worker=no"
+        )
+    return None
+
+
 def problems() -> list[str]:
     found: dict[str, str | None] = {
         "project_name": title_problem(ANSWERS["project_name"]),
@@ -117,6 +130,7 @@ def problems() -> list[str]:
         if VERSION.fullmatch(ANSWERS["version"])
         else "must be a PEP 440 version like 0.1.0",
         "port": port_problem(ANSWERS["port"]),
+        "worker": worker_problem(ANSWERS["worker"], ANSWERS["database"]),
     }
     return [
         f"{field}: {shown(ANSWERS[field])} {message}"
