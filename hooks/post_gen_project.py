@@ -48,6 +48,18 @@ OPTIONAL_PATHS = [
         ],
     ),
     (DATABASE == "postgresql", ["tests/test_postgresql.py"]),
+    (
+        "{{ cookiecutter.worker }}" == "yes",
+        [
+            "migrations/versions/0002_job_queue.py",
+            "migrations/versions/0002_job_queue.sql",
+            "mk/worker.mk",
+            f"{PACKAGE_DIR}/jobs",
+            f"{PACKAGE_DIR}/worker_settings.py",
+            "tests/test_jobs.py",
+            "tests/test_job_queue.py",
+        ],
+    ),
     (PACKAGE_MANAGER == "uv", ["mk/uv.mk"]),
     (PACKAGE_MANAGER == "pip", ["mk/pip.mk"]),
     # One SQLite file allows one pod: no autoscaler or disruption budget, a volume instead.
