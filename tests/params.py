@@ -18,6 +18,7 @@ TIERS = {
         "test_production",
         "test_kubernetes",
         "test_observability",
+        "test_worker",
     ),
 }
 KEYS = list(FULL_RUNS)
