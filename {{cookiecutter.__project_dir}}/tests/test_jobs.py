@@ -70,6 +70,10 @@ class Queue(InMemoryConnector):
         self.fail()
         await super().update_heartbeat_run(*args, **kwargs)
 
+    async def retry_job_run(self, *args: Any, **kwargs: Any) -> None:
+        self.fail()
+        await super().retry_job_run(*args, **kwargs)
+
 
 # ---- tasks written for these tests: they wait, fail, or fail for good ------------------------
 
@@ -367,6 +371,21 @@ def test_the_worker_starts_again_when_the_database_fails_it(
     asyncio.run(scenario())
     assert queue.failures == 0
     assert processed_at(engine, item_id) is not None
+
+
+def test_a_lost_workers_job_another_worker_moved_first_is_left_alone(
+    settings: Settings, queue: Queue
+) -> None:
+    async def scenario() -> tuple[str, int]:
+        job = await fails.defer_async()
+        lost = (await queue.register_worker_one())["worker_id"]
+        await app.job_manager.fetch_job(queues=None, worker_id=lost)
+        queue.workers[lost] -= datetime.timedelta(seconds=1)
+        queue.failures = 1  # its retry fails: another worker's sweep got there first
+        await worker.requeue_stalled_jobs(settings)
+        return status(queue, job)
+
+    assert asyncio.run(scenario()) == ("doing", 0)
 
 
 # ---- what the worker is operated through -------------------------------------------------------
