@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# How the queue's connections name themselves to PostgreSQL (pg_stat_activity).
+APPLICATION_NAME = "{{ cookiecutter.project_slug }}-worker"
 # How often the worker measures the queue's depth and looks for jobs of lost workers, seconds.
 MAINTENANCE_INTERVAL = 5
 # After the database failed the worker: first wait before starting again, and the longest.
@@ -103,7 +105,7 @@ def queue_connector(settings: Settings) -> procrastinate.PsycopgConnector:
         min_size=1,
         max_size=settings.worker_queue_pool_size,
         timeout=5,  # no connection within 5 s (the database is down): fail, and start again
-        kwargs={"connect_timeout": 5, "application_name": "{{ cookiecutter.project_slug }}-worker"},
+        kwargs={"connect_timeout": 5, "application_name": APPLICATION_NAME},
     )
 
 
