@@ -199,7 +199,7 @@ def test_a_database_outage_is_waited_out_and_the_same_worker_recovers(
         first = post_items(web, [f"before {n}" for n in range(50)])
         assert {status for _, status, _ in first} == {201}
 
-        server.stop()
+        server.stop("immediate")  # as a crash: connections cut, nothing flushed or waited for
         time.sleep(5)
         assert worker.state()["Running"]
         assert worker_get(worker, "/healthz")[0] == 200  # alive: waiting, not to be restarted
