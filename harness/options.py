@@ -26,18 +26,40 @@ def choices(option: str) -> list[str]:
     return list(COOKIECUTTER_JSON[option])
 
 
+# Options that need another answer, left out of the cross product (their default, "no", is in
+# every combination) and combined with what they need: the pre-gen hook refuses the rest.
+DEPENDENT_OPTIONS = {"worker": {"database": "postgresql"}}
+
+
 def all_combinations(**fixed: str) -> list[dict[str, str]]:
-    """The cross product of the file-changing options, those in `fixed` held at one value."""
+    """The cross product of the file-changing options, those in `fixed` held at one value; a
+    dependent option (worker) only where it is in `fixed`, with what it needs held too, named
+    right after it: py3.14-src-uv-postgresql-worker-github-yes."""
+    for option, needs in DEPENDENT_OPTIONS.items():
+        if fixed.get(option, "no") != "no":
+            fixed = {**fixed, **needs}
     values = [[fixed[o]] if o in fixed else choices(o) for o in FILE_CHANGING_OPTIONS]
-    return [
-        dict(zip(FILE_CHANGING_OPTIONS, combo, strict=True)) for combo in itertools.product(*values)
-    ]
+    combinations = []
+    for combination in itertools.product(*values):
+        context = {}
+        for option, value in zip(FILE_CHANGING_OPTIONS, combination, strict=True):
+            context[option] = value
+            for dependent, needs in DEPENDENT_OPTIONS.items():
+                if option in needs and dependent in fixed:
+                    context[dependent] = fixed[dependent]
+        combinations.append(context)
+    return combinations
 
 
 def combination_id(context: Mapping[str, Any]) -> str:
-    """A readable id: py3.14-src-uv-postgresql-github (extra answers appended)."""
+    """A readable id: py3.14-src-uv-postgresql-github (extra answers appended; a dependent
+    option that is on, by its name: py3.13-src-uv-postgresql-worker)."""
     parts = [f"py{context.get('python_version', '3.14')}"]
-    parts += [str(value) for key, value in context.items() if key != "python_version"]
+    parts += [
+        key if key in DEPENDENT_OPTIONS and value == "yes" else str(value)
+        for key, value in context.items()
+        if key != "python_version"
+    ]
     return "-".join(parts)
 
 
@@ -90,6 +112,15 @@ FULL_RUNS = {
             "package_manager": "uv",
             "database": "postgresql",
             "python_version": "3.15",
+        },
+        # The background job worker (its own image tests: tests/test_worker.py). A Python this
+        # machine has, so that it is locked and tested here, not in a container.
+        {
+            "layout": "src",
+            "package_manager": "uv",
+            "database": "postgresql",
+            "python_version": "3.13",
+            "worker": "yes",
         },
     ]
 }

@@ -17,6 +17,7 @@ PACKAGE = "{{ cookiecutter.package_name }}"
 LAYOUT = "{{ cookiecutter.layout }}"
 PACKAGE_MANAGER = "{{ cookiecutter.package_manager }}"
 DATABASE = "{{ cookiecutter.database }}"
+WORKER = "{{ cookiecutter.worker }}"
 CI = "{{ cookiecutter.ci }}"
 LICENSE = "{{ cookiecutter.license }}"
 LOCK = "{{ cookiecutter._lock }}".lower() in {"true", "1", "yes"}
@@ -32,6 +33,22 @@ PACKAGE_DIR = f"src/{PACKAGE}"
 # The one table of optional files: each row is (kept when, paths that exist only for that option).
 # Paths are as the template holds them, before the layout moves the package.
 OPTIONAL_PATHS = [
+    # (Rows removing files inside a directory come before the row that may remove it.)
+    (
+        WORKER == "yes",
+        [
+            "migrations/versions/0002_job_queue.py",
+            "migrations/versions/0002_job_queue.sql",
+            "mk/worker.mk",
+            f"{PACKAGE_DIR}/jobs",
+            f"{PACKAGE_DIR}/worker_settings.py",
+            "tests/test_jobs.py",
+            "tests/test_job_queue.py",
+            "k8s/base/worker-deployment.yaml",
+            "k8s/base/worker-pdb.yaml",
+            "k8s/base/worker-networkpolicy.yaml",
+        ],
+    ),
     (
         DATABASE != "none",
         [
@@ -51,7 +68,6 @@ OPTIONAL_PATHS = [
     (PACKAGE_MANAGER == "uv", ["mk/uv.mk"]),
     (PACKAGE_MANAGER == "pip", ["mk/pip.mk"]),
     # One SQLite file allows one pod: no autoscaler or disruption budget, a volume instead.
-    # (Rows removing files inside a directory come before the row that may remove it.)
     (DATABASE == "sqlite", ["k8s/base/pvc.yaml"]),
     (DATABASE != "sqlite", ["k8s/base/hpa.yaml", "k8s/base/pdb.yaml"]),
     (

@@ -16,6 +16,8 @@ ANSWERS = {
     "author_email": str({{ cookiecutter.author_email | tojson }}),
     "version": str({{ cookiecutter.version | tojson }}),
     "port": str({{ cookiecutter.port | tojson }}),
+    "database": str({{ cookiecutter.database | tojson }}),
+    "worker": str({{ cookiecutter.worker | tojson }}),
 }
 
 # Directories the generated project keeps beside the package (a flat layout puts the package there
@@ -28,16 +30,17 @@ LAYOUT_RESERVED = {"src", "tests", "migrations", "data", "docker", "scripts", "k
 # BEGIN dependency import names
 DEPENDENCY_IMPORT_NAMES = frozenset({
     "aiosqlite", "alembic", "annotated_doc", "annotated_types", "anyio", "asgiref",
-    "ast_serialize", "asyncpg", "certifi", "charset_normalizer", "click", "coverage", "dotenv",
-    "fastapi", "google", "graphql", "greenlet", "h11", "harfile", "httpcore2", "httptools",
-    "httpx2", "hypothesis", "hypothesis_graphql", "idna", "iniconfig", "jsonschema_rs", "librt",
-    "mako", "markdown_it", "markupsafe", "mdurl", "mypy", "mypy_extensions", "mypyc",
-    "opentelemetry", "packaging", "pathspec", "pip", "pluggy", "prometheus_client", "psycopg",
-    "psycopg_binary", "py", "pydantic", "pydantic_core", "pydantic_settings", "pygments",
-    "pyrate_limiter", "pytest", "pytest_cov", "requests", "rich", "ruff", "schemathesis",
-    "setuptools", "sortedcontainers", "sqlalchemy", "starlette", "truststore",
-    "typing_extensions", "typing_inspection", "urllib3", "uvicorn", "uvloop", "werkzeug",
-    "wheel", "wrapt", "yaml"
+    "ast_serialize", "asyncpg", "attr", "attrs", "certifi", "charset_normalizer", "click",
+    "coverage", "croniter", "dateutil", "dotenv", "fastapi", "google", "graphql", "greenlet",
+    "h11", "harfile", "httpcore2", "httptools", "httpx2", "hypothesis", "hypothesis_graphql",
+    "idna", "iniconfig", "jsonschema_rs", "librt", "mako", "markdown_it", "markupsafe", "mdurl",
+    "mypy", "mypy_extensions", "mypyc", "opentelemetry", "packaging", "pathspec", "pip",
+    "pluggy", "procrastinate", "prometheus_client", "psycopg", "psycopg_binary", "psycopg_pool",
+    "py", "pydantic", "pydantic_core", "pydantic_settings", "pygments", "pyrate_limiter",
+    "pytest", "pytest_cov", "requests", "rich", "ruff", "schemathesis", "setuptools",
+    "sortedcontainers", "sqlalchemy", "starlette", "truststore", "typing_extensions",
+    "typing_inspection", "tzdata", "urllib3", "uvicorn", "uvloop", "werkzeug", "wheel", "wrapt",
+    "yaml"
 })
 # END dependency import names
 
@@ -100,6 +103,17 @@ def port_problem(port: str) -> str | None:
     return None
 
 
+def worker_problem(worker: str, database: str) -> str | None:
+    """The worker's queue lives in PostgreSQL: jobs are enqueued in the request's own transaction,
+    and workers wait for them with LISTEN/NOTIFY. SQLite has one writer and no notifications."""
+    if worker == "yes" and database != "postgresql":
+        return (
+            f"needs database=postgresql (its jobs are queued in PostgreSQL), not {database!r}: "
+            "answer database=postgresql, or worker=no"
+        )
+    return None
+
+
 def problems() -> list[str]:
     found: dict[str, str | None] = {
         "project_name": title_problem(ANSWERS["project_name"]),
@@ -117,6 +131,7 @@ def problems() -> list[str]:
         if VERSION.fullmatch(ANSWERS["version"])
         else "must be a PEP 440 version like 0.1.0",
         "port": port_problem(ANSWERS["port"]),
+        "worker": worker_problem(ANSWERS["worker"], ANSWERS["database"]),
     }
     return [
         f"{field}: {shown(ANSWERS[field])} {message}"

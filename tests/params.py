@@ -19,6 +19,7 @@ TIERS = {
         "test_kubernetes",
         "test_observability",
         "test_hostile_clients",
+        "test_worker",
     ),
 }
 KEYS = list(FULL_RUNS)

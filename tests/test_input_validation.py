@@ -128,6 +128,16 @@ BAD_ANSWERS = [
     ({"port": FULLWIDTH_PORT}, f"port: {FULLWIDTH_PORT!r} must be an integer from 1024 to 65535"),
     ({"version": ARABIC_INDIC_VERSION}, f"version: {ARABIC_INDIC_VERSION!r} must be a PEP 440"),
     ({"author_email": 'a"b@example.com'}, "author_email: 'a\"b@example.com' must be an email"),
+    # An answer that needs another: the worker's queue is PostgreSQL.
+    (
+        {"worker": "yes", "database": "sqlite"},
+        "worker: 'yes' needs database=postgresql (its jobs are queued in PostgreSQL), not "
+        "'sqlite': answer database=postgresql, or worker=no",
+    ),
+    (
+        {"worker": "yes", "database": "none"},
+        "worker: 'yes' needs database=postgresql (its jobs are queued in PostgreSQL), not 'none'",
+    ),
 ]
 
 

@@ -129,8 +129,18 @@ def canonical(document: dict[str, Any]) -> str:
     return json.dumps(document, sort_keys=True)
 
 
+def app_deployment(documents: Manifests) -> dict[str, Any]:
+    """The service's Deployment: the one whose pods its Service selects (a worker's it doesn't)."""
+    selector = one(documents, "Service")["spec"]["selector"].items()
+    deployments = [document for document in documents if document["kind"] == "Deployment"]
+    return one(
+        [d for d in deployments if selector <= d["spec"]["template"]["metadata"]["labels"].items()],
+        "Deployment",
+    )
+
+
 def pod_spec(documents: Manifests) -> dict[str, Any]:
-    return dict(one(documents, "Deployment")["spec"]["template"]["spec"])
+    return dict(app_deployment(documents)["spec"]["template"]["spec"])
 
 
 def config(documents: Manifests) -> dict[str, str]:
@@ -271,7 +281,7 @@ def test_probes_shutdown_and_availability_are_matched_to_the_service(
     project: Path, database: str
 ) -> None:
     documents = parse(render(project, "production"))
-    deployment = one(documents, "Deployment")
+    deployment = app_deployment(documents)
     spec = pod_spec(documents)
     (app,) = spec["containers"]
     paths = {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}

@@ -18,9 +18,20 @@ from harness.options import PYPROJECT_BACKENDS, all_combinations, choices, numbe
 
 # Kubernetes manifests (the default) with every other combination; without them, only the
 # options that change what is left to prune (k8s/'s files per database, the Makefile's k8s-validate
-# recipe per package manager, the workflow's job per ci): 120 + 12, not 240.
-COMBINATIONS = all_combinations(kubernetes="yes") + all_combinations(
-    kubernetes="no", python_version="3.14", layout="src"
+# recipe per package manager, the workflow's job per ci): 120 + 12, not 240. The worker (it needs
+# PostgreSQL) with every Python, layout and package manager, and once without Kubernetes: + 21.
+COMBINATIONS = (
+    all_combinations(kubernetes="yes")
+    + all_combinations(kubernetes="no", python_version="3.14", layout="src")
+    + all_combinations(kubernetes="yes", worker="yes", ci="github")
+    + all_combinations(
+        kubernetes="no",
+        worker="yes",
+        ci="github",
+        python_version="3.14",
+        layout="src",
+        package_manager="uv",
+    )
 )
 LEFTOVER_JINJA = re.compile(r"{{|}}|{%|%}|{#|cookiecutter\.")
 # Not Jinja: GitHub Actions expressions and docker/metadata-action's tag patterns.
@@ -32,6 +43,7 @@ def expected_paths(context: dict[str, str], package: str) -> dict[str, bool]:
     package_dir = f"src/{package}" if context["layout"] == "src" else package
     has_db = context["database"] != "none"
     has_k8s = context["kubernetes"] == "yes"
+    has_worker = context.get("worker", "no") == "yes"
     return {
         f"{package_dir}/__init__.py": True,
         f"{package_dir}/app.py": True,
@@ -71,6 +83,16 @@ def expected_paths(context: dict[str, str], package: str) -> dict[str, bool]:
         "README.md": True,
         "Makefile": True,
         ".cruft.json": True,
+        f"{package_dir}/jobs/worker.py": has_worker,
+        f"{package_dir}/worker_settings.py": has_worker,
+        "migrations/versions/0002_job_queue.py": has_worker,
+        "migrations/versions/0002_job_queue.sql": has_worker,
+        "mk/worker.mk": has_worker,
+        "tests/test_jobs.py": has_worker,
+        "tests/test_job_queue.py": has_worker,
+        "k8s/base/worker-deployment.yaml": has_k8s and has_worker,
+        "k8s/base/worker-pdb.yaml": has_k8s and has_worker,
+        "k8s/base/worker-networkpolicy.yaml": has_k8s and has_worker,
     }
 
 
@@ -84,6 +106,7 @@ def check_pyproject(project: Path, context: dict[str, str], package: str) -> Non
     assert meta["scripts"] == {project.name: f"{package}.cli:main"}
     assert ("psycopg[binary]" in dependencies) == (context["database"] == "postgresql")
     assert ("sqlalchemy" in dependencies) == (context["database"] != "none")
+    assert ("procrastinate" in dependencies) == (context.get("worker") == "yes")
     assert (
         pyproject["build-system"]["build-backend"] == PYPROJECT_BACKENDS[context["package_manager"]]
     )
@@ -165,10 +188,16 @@ def test_the_recorded_answers_are_what_cruft_reads(tmp_path: Path) -> None:
     assert not {"_output_dir", "_repo_dir", "_lock"} & answers.keys()
 
 
-@pytest.mark.parametrize("database", choices("database"))
-def test_the_compose_file_is_valid_for_each_database(tmp_path: Path, database: str) -> None:
-    project = bake(tmp_path, database=database)
+@pytest.mark.parametrize(
+    ("database", "worker"), [(database, "no") for database in choices("database")]
+    + [("postgresql", "yes")],
+)  # fmt: skip
+def test_the_compose_file_is_valid_for_each_database(
+    tmp_path: Path, database: str, worker: str
+) -> None:
+    project = bake(tmp_path, database=database, worker=worker)
     run([tool("docker-compose"), "--file", "compose.yaml", "config", "--quiet"], cwd=project)
     services = yaml.safe_load((project / "compose.yaml").read_text())["services"]
     assert ("migrate" in services) == (database != "none")
     assert ("db" in services) == (database == "postgresql")
+    assert ("worker" in services) == (worker == "yes")

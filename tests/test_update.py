@@ -213,7 +213,10 @@ def test_another_answer_for_a_new_question_keeps_what_it_leaves_out(
     project = bake(template_repo, RELEASES["0.1.0"], tmp_path, "answered", database="none")
     code, summary = update(project, "--ref", template_repo.head, "--answer", "kubernetes=no")
     assert (code, summary["result"]) == (0, "updated"), summary
-    assert summary["questions"] == [{"question": "kubernetes", "value": "no", "how": "--answer"}]
+    assert sorted(summary["questions"], key=lambda question: question["question"]) == [
+        {"question": "kubernetes", "value": "no", "how": "--answer"},
+        {"question": "worker", "value": "no", "how": "default"},  # added since, too
+    ]
     assert not (project / "k8s").exists()
     assert not [line for line in status(project) if "k8s" in line]
 

@@ -10,10 +10,18 @@ from {{ cookiecutter.package_name }}.settings import Settings
 target_metadata = Base.metadata
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Autogenerate and the drift check (`alembic check`) compare the models' tables only:
+    tables that other code owns (a job queue's, an extension's) are not the models' to declare.
+    (So deleting a model doesn't generate its DROP TABLE: write `op.drop_table` yourself.)"""
+    return type_ != "table" or name in target_metadata.tables
+
+
 def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_name=include_name,
         # SQLite can't ALTER most things: batch mode recreates the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, MetaData
+from sqlalchemy import Engine, MetaData, text
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.database.engines import create_db_engine
@@ -27,9 +27,14 @@ def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def engine(database_url: str) -> Iterator[Engine]:
     """An engine on an empty database: whatever an earlier test left is dropped first."""
     engine = create_db_engine(database_url)
-    existing = MetaData()
-    existing.reflect(engine)
-    existing.drop_all(engine)
+    if engine.dialect.name == "postgresql":  # tables, and the types and functions beside them
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    else:
+        existing = MetaData()
+        existing.reflect(engine)
+        existing.drop_all(engine)
     yield engine
     engine.dispose()
 

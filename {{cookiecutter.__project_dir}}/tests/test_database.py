@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.database.engines import is_unavailable
+from {{ cookiecutter.package_name }}.database.migrations import alembic_config, head_revision
 from {{ cookiecutter.package_name }}.database.observability import watch_pool
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -29,7 +30,8 @@ def test_readiness_is_unavailable_before_migrations(engine: Engine, settings: Se
     with TestClient(create_app(settings)) as client:
         response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json()["reason"] == "database schema at no revision, expected 0001"
+    head = head_revision(alembic_config())
+    assert response.json()["reason"] == f"database schema at no revision, expected {head}"
 
 
 def unreachable(tmp_path: Path) -> Settings:

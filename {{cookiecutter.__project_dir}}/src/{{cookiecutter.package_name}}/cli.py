@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "{{ cookiecutter.package_name }}.database.migrations:migrate",
     ),
 {% endif -%}
-}
+{{ '    "worker": (\n        "run the background jobs until SIGTERM",\n        "%s.jobs.worker:run",\n    ),\n' % cookiecutter.package_name if cookiecutter.worker == "yes" }}}
 log = logging.getLogger(__name__)
 
 

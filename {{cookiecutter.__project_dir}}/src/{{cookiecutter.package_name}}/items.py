@@ -17,6 +17,7 @@ from sqlalchemy import insert, select
 
 from {{ cookiecutter.package_name }}.database.engines import Database, ReadDatabase
 from {{ cookiecutter.package_name }}.errors import Error, unavailable_response
+{{ "from %s.jobs.enqueue import defer_process_item\n" % cookiecutter.package_name if cookiecutter.worker == "yes" -}}
 from {{ cookiecutter.package_name }}.models import Item
 
 # Ids are the database's INTEGER: larger values could never match and would overflow the query.
@@ -54,6 +55,10 @@ async def create_item(body: ItemIn, db: Database) -> ItemOut:
         # One statement: the INSERT returns the columns the database fills (id, created_at).
         insert_item = insert(Item).values(name=body.name).returning(*ITEM_COLUMNS)
         item = ItemOut.model_validate((await connection.execute(insert_item)).one())
+{%- if cookiecutter.worker == "yes" %}
+        # Its background job, in the same transaction: the commit stores both, or neither.
+        await defer_process_item(connection, item.id)
+{%- endif %}
         await connection.commit()  # before answering: a 201 means the row is there
     return item
 

@@ -42,3 +42,7 @@ class Item(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+{%- if cookiecutter.worker == "yes" %}
+    # Set once by the item's background job (jobs/tasks.py: process_item).
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+{%- endif %}

@@ -7,10 +7,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 {%- if cookiecutter.database != "none" %}
 
 from {{ cookiecutter.package_name }}.database_settings import DatabaseSettings
+{{- "\nfrom %s.worker_settings import WorkerSettings" % cookiecutter.package_name if cookiecutter.worker == "yes" }}
 {%- endif %}
 
 
-class Settings({{ "DatabaseSettings, " if cookiecutter.database != "none" }}BaseSettings):
+class Settings({{ "DatabaseSettings, " if cookiecutter.database != "none" }}{{ "WorkerSettings, " if cookiecutter.worker == "yes" }}BaseSettings):
     """Each field is read from the environment variable of the same name in upper case."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
