@@ -6,6 +6,7 @@ from pathlib import Path
 
 from benchmarking.http_bench import Options, run_http
 from benchmarking.images import measure_images
+from benchmarking.jobs_bench import JobOptions, measure_jobs
 from benchmarking.load import Timing
 from harness.commands import TEMPLATE
 
@@ -32,8 +33,19 @@ def main(description: str) -> None:
     http.add_argument("--template", type=Path, default=TEMPLATE, help="a checkout (this one)")
     http.add_argument("--work", type=Path, help="kept there, the peer reused (default: temporary)")
     http.add_argument("--exclusive", action="store_true", help="hold the tests' machine lock")
+    jobs = parser.add_argument_group("--jobs mode")
+    jobs.add_argument("--jobs", action="store_true", help="the background job worker (see above)")
+    jobs.add_argument("--queued", type=int, default=2000, help="throughput: jobs queued (2000)")
+    jobs.add_argument("--concurrency", type=int, default=10, help="WORKER_CONCURRENCY (10)")
+    jobs.add_argument("--rate", type=float, default=20, help="latency: POSTs per second (20)")
+    jobs.add_argument("--for", dest="duration", type=float, default=15, help="latency: s (15)")
     args = parser.parse_args()
     os.environ.setdefault("TEMPLATE_BASE_IMAGES", DEFAULT_BASES)
+    if args.http and args.jobs:
+        parser.error("--http and --jobs are separate runs: choose one")
+    if args.jobs:
+        measure_jobs(JobOptions(args.queued, args.concurrency, args.rate, args.duration, args.out))
+        return
     if not args.http:
         measure_images(args.runs, args.out)
         return

@@ -144,9 +144,6 @@ def run_http(options: Options) -> None:
                     done, process = run_service(service, round_, options, sessions, body_lua)
                     cells += done
                     processes.append(process)
-        # Background jobs come here once the template has its worker option: jobs/s and
-        # enqueue→start latency for each service that has a worker (and the peer's, if any),
-        # measured after the HTTP rounds, given to report.write as its own section.
         meta["measuring_s"] = round(time.monotonic() - measuring)
     meta["load_after"] = [round(x, 2) for x in os.getloadavg()]
     meta["total_s"] = round(time.monotonic() - began)

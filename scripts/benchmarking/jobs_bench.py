@@ -1,34 +1,31 @@
-#!/usr/bin/env python3
-"""Benchmark the background job worker of a worker=yes project: its image, one worker container.
+"""--jobs, the background job worker of a worker=yes project: its image, one worker container.
 
-Bakes src/uv/postgresql/3.13 with worker=yes (locking on), builds its image, and starts a
-throwaway PostgreSQL on 127.0.0.1, then:
+Bakes the worker's full-run combination (src/uv/postgresql/3.13, worker=yes; locking on), builds
+its image, and starts a throwaway PostgreSQL on 127.0.0.1, then:
   throughput  N items and their jobs enqueued in one transaction while no worker runs (the
               queue's own SQL function, as the create route calls it); then one worker starts
               (WORKER_CONCURRENCY as given, default 10): jobs/s = N / (last job done - first job
               started), both from the queue's events (the database's clock). The worker's CPU
               time per job from its container's cgroup.
+  reference   the same, through procrastinate's own worker (`App.run_worker_async`) in the same
+              image, on the same task and engine, without what `<slug> worker` adds (its
+              metrics, health server, drain, lost-worker and outage handling): what those cost.
   latency     the worker idle, items POSTed through the web container at RATE per second for
               SECONDS: each job's enqueue -> start delay, from its `deferred` event (its row's
               commit) to its `started` event; p50, p90, p99 and the largest.
 Each job is the example's: one UPDATE of its item in its own transaction. Prints a table and
-writes OUT/jobs.json. Environment as the template's tests read it (DOCKER, TEMPLATE_BASE_IMAGES,
-TEMPLATE_CA_BUNDLE); run it with a Python that has cookiecutter and uv beside it, and Python 3.13.
-Usage: scripts/benchmark-jobs [--jobs N] [--rate R] [--seconds S] [--concurrency C] [--out DIR]
+writes OUT/jobs.json.
 """
 
-import argparse
 import json
 import os
-import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness.baking import bake
-from harness.commands import TEMPLATE
 from harness.docker import Image, container_starter, make_build, migrated_database, remove_image
 from harness.jobs import (
     Stack,
@@ -65,12 +62,18 @@ def throughput(stack: Stack, count: int, concurrency: int) -> dict[str, Any]:
     worker = stack.worker(WORKER_CONCURRENCY=str(concurrency))
     cpu_before = cpu_seconds(worker)
     wait_until(lambda: processed(stack.database_url) >= count, 600, f"{count} jobs done")
+    return throughput_result(stack, worker, count, concurrency, cpu_seconds(worker) - cpu_before)
+
+
+def throughput_result(
+    stack: Stack, worker: Any, count: int, concurrency: int, cpu: float
+) -> dict[str, Any]:
+    """jobs/s from the queue's events: first start to last success."""
     ((seconds,),) = psql(stack.database_url, """
         SELECT extract(epoch FROM max(at) FILTER (WHERE type = 'succeeded')
                                  - min(at) FILTER (WHERE type = 'started'))
         FROM procrastinate_events e JOIN procrastinate_jobs j ON j.id = e.job_id
         WHERE j.task_name = 'process_item'""")  # fmt: skip
-    cpu = cpu_seconds(worker) - cpu_before
     worker.stop(timeout=30)
     return {
         "jobs": count,
@@ -79,6 +82,49 @@ def throughput(stack: Stack, count: int, concurrency: int) -> dict[str, Any]:
         "jobs_per_second": round(count / float(seconds), 1),
         "worker_cpu_ms_per_job": round(cpu * 1000 / count, 2),
     }
+
+
+# procrastinate's own worker on the project's task and engine: the reference for `throughput`.
+BARE_WORKER = """
+import asyncio
+from {package}.database.engines import create_async_db_engine
+from {package}.jobs.enqueue import ITEMS_QUEUE
+from {package}.jobs.queue import app
+from {package}.jobs.worker import queue_connector
+from {package}.settings import Settings
+
+async def main():
+    settings = Settings()
+    engine = create_async_db_engine(
+        settings.database_url, pool_size=settings.worker_concurrency, max_overflow=0,
+        pool_timeout=settings.db_pool_timeout, statement_timeout=settings.db_statement_timeout,
+        prepared_statements=settings.db_prepared_statements)
+    with app.replace_connector(queue_connector(settings)):
+        async with app.open_async():
+            await app.run_worker_async(
+                queues=[ITEMS_QUEUE], concurrency=settings.worker_concurrency,
+                additional_context={{"engine": engine}})
+
+asyncio.run(main())
+"""
+
+
+def reference_throughput(stack: Stack, count: int, concurrency: int) -> dict[str, Any]:
+    """`throughput` through procrastinate's own worker, on a queue emptied of the first run's
+    jobs. It starts first (its imports outside the CPU counted) and is woken by the commit."""
+    psql(stack.database_url, "TRUNCATE procrastinate_jobs, items CASCADE")
+    package = next(p.name for p in (stack.image.project / "src").iterdir() if p.is_dir())
+    worker = stack.start(
+        stack.image,
+        command=("python", "-c", BARE_WORKER.format(package=package)),
+        environment=stack.env() | {"WORKER_CONCURRENCY": str(concurrency)},
+    )
+    time.sleep(5)  # started and listening (it has no health endpoint)
+    assert worker.state()["Running"], worker.logs()[-3000:]
+    cpu_before = cpu_seconds(worker)
+    enqueue_in_bulk(stack.database_url, count)
+    wait_until(lambda: processed(stack.database_url) >= count, 600, f"{count} reference jobs")
+    return throughput_result(stack, worker, count, concurrency, cpu_seconds(worker) - cpu_before)
 
 
 def cpu_seconds(container: Any) -> float:
@@ -112,20 +158,20 @@ def latency(stack: Stack, rate: float, seconds: float) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=int, default=2000, help="throughput: jobs enqueued")
-    parser.add_argument("--concurrency", type=int, default=10, help="WORKER_CONCURRENCY")
-    parser.add_argument("--rate", type=float, default=20, help="latency: POSTs per second")
-    parser.add_argument("--seconds", type=float, default=15, help="latency: for how long")
-    parser.add_argument("--out", type=Path, default=TEMPLATE / "bench-results")
-    args = parser.parse_args()
+@dataclass(frozen=True)
+class JobOptions:
+    jobs: int  # throughput: jobs enqueued before the worker starts
+    concurrency: int  # WORKER_CONCURRENCY
+    rate: float  # latency: POSTs per second
+    seconds: float  # latency: for how long
+    out: Path
 
+
+def measure_jobs(options: JobOptions) -> None:
     context = FULL_RUNS[KEY]
-    env = project_env(context["python_version"])
     start, remove_all = container_starter()
     with tempfile.TemporaryDirectory() as out, postgres_server() as server:
-        os.environ.update(env)  # the post-gen hook's `make lock` inherits it
+        os.environ.update(project_env(context["python_version"]))  # the post-gen hook's lock
         project = bake(Path(out), **context, _lock=True)
         make_build(project, TAG, context["python_version"])
         image = Image(TAG, KEY, project)
@@ -134,23 +180,26 @@ def main() -> None:
             migrated_database(image, url, None)
             stack = Stack(image, start, url, {})
             results = {
-                "throughput": throughput(stack, args.jobs, args.concurrency),
-                "latency": latency(stack, args.rate, args.seconds),
+                "throughput": throughput(stack, options.jobs, options.concurrency),
+                "reference": reference_throughput(stack, options.jobs, options.concurrency),
+                "latency": latency(stack, options.rate, options.seconds),
             }
         finally:
             remove_all()
             remove_image(TAG)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "jobs.json").write_text(json.dumps(results, indent=2) + "\n")
-    t, lat = results["throughput"], results["latency"]
+    options.out.mkdir(parents=True, exist_ok=True)
+    (options.out / "jobs.json").write_text(json.dumps(results, indent=2) + "\n")
+    lat = results["latency"]
+    for name, t in (
+        ("`<slug> worker`", results["throughput"]),
+        ("procrastinate's own", results["reference"]),
+    ):
+        print(
+            f"| {name}, concurrency {t['concurrency']} | {t['jobs']} jobs in {t['seconds']} s: "
+            f"{t['jobs_per_second']} jobs/s, {t['worker_cpu_ms_per_job']} ms CPU/job |"
+        )
     print(
-        f"| one worker, concurrency {t['concurrency']} | {t['jobs']} jobs in {t['seconds']} s: "
-        f"{t['jobs_per_second']} jobs/s, {t['worker_cpu_ms_per_job']} ms CPU/job |\n"
         f"| enqueue -> start, idle worker, {lat['rate_per_second']}/s x {lat['jobs']} | "
         f"p50 {lat['p50_ms']} ms, p90 {lat['p90_ms']} ms, p99 {lat['p99_ms']} ms, "
         f"max {lat['max_ms']} ms |"
     )
-
-
-if __name__ == "__main__":
-    main()
