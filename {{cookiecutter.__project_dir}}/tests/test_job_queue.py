@@ -89,6 +89,35 @@ def test_the_job_is_committed_with_its_row_or_not_at_all(
         assert (rows, jobs_of(connection, item_id)) == (expected, expected)
 
 
+# The queue refusing every job, as a full disk or a broken queue schema would.
+REFUSE_JOBS = """
+CREATE FUNCTION refuse_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'the queue takes no jobs'; END $$;
+CREATE TRIGGER refuse_jobs BEFORE INSERT ON procrastinate_jobs
+    FOR EACH ROW EXECUTE FUNCTION refuse_jobs();
+"""
+
+
+def test_an_item_whose_job_cannot_be_enqueued_is_not_created(
+    migrated: Settings, client: TestClient, engine: Engine
+) -> None:
+    """No row without its job: the route enqueues before its commit, so a failed enqueue leaves
+    no item behind (committing the row first would keep an item whose job never runs)."""
+    with engine.begin() as connection:
+        connection.execute(text(REFUSE_JOBS))
+    try:
+        # The lifespan already ran (the client fixture); this client answers 500s, not raises.
+        response = TestClient(client.app, raise_server_exceptions=False).post(
+            "/items", json={"name": "unqueued"}
+        )
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DROP FUNCTION refuse_jobs() CASCADE"))
+    assert response.status_code == 500
+    with engine.connect() as connection:
+        assert connection.scalars(select(Item.id).where(Item.name == "unqueued")).all() == []
+
+
 def test_the_worker_runs_the_job_from_postgresql(
     migrated: Settings, client: TestClient, engine: Engine
 ) -> None:
