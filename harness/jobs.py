@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.commands import free_port
 from harness.docker import Container, Image, StartContainer, wait_for_healthz
-from harness.postgres import postgres_bin
+from harness.postgres import postgres_bin, psql
 
 # Quick enough for tests: heartbeats every 0.5 s and a lease of 2 s (a killed worker's job runs
 # again within the lease plus the worker's 5 s maintenance round), retries after 0.2 s doubling.
@@ -28,18 +28,6 @@ FAST_WORKER = {
     "JOB_RETRY_DELAY": "0.2",
     "JOB_RETRY_MAX_DELAY": "1",
 }
-
-
-def psql(url: str, query: str, timeout: float = 30) -> list[list[str]]:
-    """Rows of one query (tab-separated text fields), through the server binaries' psql."""
-    result = subprocess.run(
-        [postgres_bin("psql"), url, "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
-         "-c", query],
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
-    if result.returncode != 0:
-        raise RuntimeError(f"psql: {query}\n{result.stderr}")
-    return [line.split("\t") for line in result.stdout.splitlines() if line]
 
 
 def scalar(url: str, query: str) -> int:

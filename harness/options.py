@@ -124,3 +124,5 @@ FULL_RUNS = {
         },
     ]
 }
+# The full run with the worker: its image tests (tests/test_worker.py) and benchmark.
+WORKER_KEY = next(key for key, context in FULL_RUNS.items() if context.get("worker") == "yes")

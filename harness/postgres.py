@@ -87,3 +87,15 @@ def postgres_server() -> Iterator[PostgresServer]:
     finally:
         server.stop("immediate", check=False)
         shutil.rmtree(server.directory, ignore_errors=True)
+
+
+def psql(url: str, query: str, timeout: float = 30) -> list[list[str]]:
+    """Rows of one query (tab-separated text fields), through the server binaries' psql."""
+    result = subprocess.run(
+        [postgres_bin("psql"), url, "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+         "-c", query],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"psql: {query}\n{result.stderr}")
+    return [line.split("\t") for line in result.stdout.splitlines() if line]

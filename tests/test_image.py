@@ -11,7 +11,6 @@ import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ from harness.docker import (
     wait_for_healthz,
     wait_until_healthy,
 )
-from harness.postgres import postgres_bin
+from harness.postgres import postgres_bin, psql
 from tests.image_checks import (
     graceful_stop_problem,
     import_problem,
@@ -168,13 +167,6 @@ PG_IMAGES = image_params(image_keys_with("postgresql"))
 MIGRATION_LOCK_ID = 7_130_413_521  # database/migrations.py's advisory lock
 
 
-def psql(database_url: str, sql: str) -> str:
-    return run(
-        [postgres_bin("psql"), "--no-psqlrc", "-tA", database_url, "-c", sql],
-        cwd=Path.cwd(),
-    ).stdout.strip()
-
-
 def head_revision(image: Image) -> str:
     """The latest of the project's migrations (0002 with the worker's queue, else 0001)."""
     versions = (image.project / "migrations" / "versions").glob("*.py")
@@ -189,7 +181,7 @@ def test_migrate_in_the_container_brings_a_real_postgres_to_head(
     url = new_database()
     result = run_once(image, image.command, "migrate", working_dir="/", **run_options(url))
     assert result.returncode == 0, result.stderr
-    assert psql(url, "SELECT version_num FROM alembic_version") == head_revision(image)
+    assert psql(url, "SELECT version_num FROM alembic_version") == [[head_revision(image)]]
 
 
 def wait_for_advisory_locks(url: str, *, granted: bool, count: int) -> bool:
@@ -197,7 +189,7 @@ def wait_for_advisory_locks(url: str, *, granted: bool, count: int) -> bool:
     query = f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND {condition}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if psql(url, query) == str(count):
+        if psql(url, query) == [[str(count)]]:
             return True
         time.sleep(0.2)
     return False
@@ -228,7 +220,7 @@ def test_overlapping_migrations_both_succeed_one_waiting_on_the_advisory_lock(
         holder.wait()
     for container in migrations:
         assert container.wait(timeout=60) == 0, container.logs()
-    assert psql(url, "SELECT version_num FROM alembic_version") == head_revision(image)
+    assert psql(url, "SELECT version_num FROM alembic_version") == [[head_revision(image)]]
 
 
 @pytest.mark.parametrize("image", PG_IMAGES, indirect=True)

@@ -34,21 +34,19 @@ from harness.jobs import (
     percentile,
     post_items,
     processed,
-    psql,
     scalar,
     start_delays,
     wait_until,
     worker_get,
 )
-from harness.options import FULL_RUNS
-from harness.postgres import postgres_server
+from harness.options import WORKER_KEY
+from harness.postgres import postgres_server, psql
 from tests.params import image_params
 from tests.test_kubernetes import checkov, parse, render
 from tests.test_observability import Receiver, receiver
 
 pytestmark = pytest.mark.docker
 
-WORKER_KEY = next(key for key, context in FULL_RUNS.items() if context.get("worker") == "yes")
 WORKER_IMAGE = image_params([WORKER_KEY])
 __all__ = ["receiver"]  # a fixture, used below
 

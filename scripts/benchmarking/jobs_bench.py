@@ -32,15 +32,13 @@ from harness.jobs import (
     percentile,
     post_items,
     processed,
-    psql,
     start_delays,
     wait_until,
 )
-from harness.options import FULL_RUNS
-from harness.postgres import postgres_server
+from harness.options import FULL_RUNS, WORKER_KEY
+from harness.postgres import postgres_server, psql
 from harness.pythons import project_env
 
-KEY = next(key for key, context in FULL_RUNS.items() if context.get("worker") == "yes")
 TAG = "template-benchmark-jobs:latest"
 
 
@@ -172,13 +170,13 @@ class JobOptions:
 
 
 def measure_jobs(options: JobOptions) -> None:
-    context = FULL_RUNS[KEY]
+    context = FULL_RUNS[WORKER_KEY]
     start, remove_all = container_starter()
     with tempfile.TemporaryDirectory() as out, postgres_server() as server:
         os.environ.update(project_env(context["python_version"]))  # the post-gen hook's lock
         project = bake(Path(out), **context, _lock=True)
         make_build(project, TAG, context["python_version"])
-        image = Image(TAG, KEY, project)
+        image = Image(TAG, WORKER_KEY, project)
         try:
             url = server.create_database("jobs")
             migrated_database(image, url, None)

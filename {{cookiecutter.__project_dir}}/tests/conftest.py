@@ -49,6 +49,15 @@ def client(engine: Engine, settings: Settings) -> Iterator[TestClient]:
     upgrade_to_head(engine)
     with TestClient(create_app(settings)) as client:
         yield client
+
+
+@pytest.fixture
+def migrated_postgresql(database_url: str, client: TestClient, settings: Settings) -> Settings:
+    """The settings of a migrated PostgreSQL database (the client fixture migrated it), for tests
+    of what only PostgreSQL does; skipped on SQLite."""
+    if not database_url.startswith(("postgres://", "postgresql")):
+        pytest.skip("needs TEST_DATABASE_URL=postgresql://... (what CI runs the tests with)")
+    return settings
 {% else -%}
 """Test fixtures."""
 

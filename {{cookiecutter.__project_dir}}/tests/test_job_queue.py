@@ -26,17 +26,9 @@ JOBS_OF_ITEM = text(
 
 
 @pytest.fixture
-def migrated(database_url: str, client: TestClient, settings: Settings) -> Iterator[Settings]:
-    """The settings of a migrated PostgreSQL database (the client fixture migrated it)."""
-    if not database_url.startswith(("postgres://", "postgresql")):
-        pytest.skip("needs TEST_DATABASE_URL=postgresql://... (what CI runs the tests with)")
-    return settings
-
-
-@pytest.fixture
-def async_engine(migrated: Settings) -> Iterator[AsyncEngine]:
+def async_engine(migrated_postgresql: Settings) -> Iterator[AsyncEngine]:
     engine = create_async_db_engine(
-        migrated.database_url,
+        migrated_postgresql.database_url,
         pool_size=2,
         max_overflow=0,
         pool_timeout=5,
@@ -52,7 +44,7 @@ def jobs_of(connection: Connection, item_id: int) -> int:
 
 
 def test_a_created_item_has_its_job_with_the_request_that_created_it(
-    migrated: Settings, client: TestClient, engine: Engine
+    migrated_postgresql: Settings, client: TestClient, engine: Engine
 ) -> None:
     response = client.post("/items", json={"name": "queued"}, headers={"X-Request-ID": "req-7"})
     assert response.status_code == 201
@@ -99,7 +91,7 @@ CREATE TRIGGER refuse_jobs BEFORE INSERT ON procrastinate_jobs
 
 
 def test_an_item_whose_job_cannot_be_enqueued_is_not_created(
-    migrated: Settings, client: TestClient, engine: Engine
+    migrated_postgresql: Settings, client: TestClient, engine: Engine
 ) -> None:
     """No row without its job: the route enqueues before its commit, so a failed enqueue leaves
     no item behind (committing the row first would keep an item whose job never runs)."""
@@ -119,10 +111,10 @@ def test_an_item_whose_job_cannot_be_enqueued_is_not_created(
 
 
 def test_the_worker_runs_the_job_from_postgresql(
-    migrated: Settings, client: TestClient, engine: Engine
+    migrated_postgresql: Settings, client: TestClient, engine: Engine
 ) -> None:
     item_id = client.post("/items", json={"name": "worked"}).json()["id"]
-    settings = migrated.model_copy(update={"worker_heartbeat_interval": 0.5})
+    settings = migrated_postgresql.model_copy(update={"worker_heartbeat_interval": 0.5})
 
     def processed() -> bool:
         with engine.connect() as connection:

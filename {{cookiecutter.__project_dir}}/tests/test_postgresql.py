@@ -45,23 +45,10 @@ def test_postgres_urls_get_the_psycopg_driver(monkeypatch: pytest.MonkeyPatch) -
 # ---- against PostgreSQL itself (TEST_DATABASE_URL; the CI workflow sets it) --------------------
 
 
-@pytest.fixture
-def postgresql(database_url: str) -> str:
-    if not database_url.startswith(("postgres://", "postgresql")):
-        pytest.skip("needs TEST_DATABASE_URL=postgresql://... (what CI runs the tests with)")
-    return database_url
-
-
-@pytest.fixture
-def served(postgresql: str, client: TestClient, settings: Settings) -> Settings:
-    """The settings of a migrated PostgreSQL database (the client fixture migrated it)."""
-    return settings
-
-
 def test_a_statement_past_its_timeout_is_cancelled_and_answers_503(
-    served: Settings, engine: Engine
+    migrated_postgresql: Settings, engine: Engine
 ) -> None:
-    fast = served.model_copy(update={"db_statement_timeout": 0.2})
+    fast = migrated_postgresql.model_copy(update={"db_statement_timeout": 0.2})
     with engine.connect() as holder, TestClient(create_app(fast)) as client:
         holder.execute(text("LOCK TABLE items IN ACCESS EXCLUSIVE MODE"))  # until rolled back
         began = time.monotonic()
@@ -74,9 +61,9 @@ def test_a_statement_past_its_timeout_is_cancelled_and_answers_503(
 
 
 def test_a_connection_the_server_closed_is_replaced_without_failing_a_request(
-    served: Settings, engine: Engine
+    migrated_postgresql: Settings, engine: Engine
 ) -> None:
-    with TestClient(create_app(served)) as client:
+    with TestClient(create_app(migrated_postgresql)) as client:
         assert client.get("/items").status_code == 200  # a pooled connection now exists
         with engine.connect() as admin:  # what a restart or a failover does to it
             admin.execute(
