@@ -311,8 +311,8 @@ def test_sigterm_puts_a_job_still_running_at_the_timeout_back_in_the_queue(
 
 
 def test_the_heartbeat_goes_on_while_running_jobs_drain(settings: Settings, queue: Queue) -> None:
-    """procrastinate 3.10 stops it first (PR #1585): a drain longer than the lease made another
-    worker run the job a second time. worker.DrainingWorker keeps it beating."""
+    """procrastinate 3.10 stops it first: a drain longer than the lease made another worker run
+    the job a second time. worker.beat_while_draining keeps it beating."""
 
     async def scenario() -> list[datetime.datetime]:
         job = await waits.defer_async()
