@@ -82,8 +82,8 @@ def test_make_check_passes_with_every_dependency_at_either_end_of_its_range(
         changes = moved(locked_versions(locked / "uv.lock"), locked_versions(project / "uv.lock"))
         pytest.fail(
             f"make install check fails with every dependency at its {resolution} version; "
-            f"these moved from the normal lock (normal -> {resolution}):\n  "
-            + "\n  ".join(changes)
+            f"what moved from the normal lock (normal -> {resolution}):\n  "
+            + ("\n  ".join(changes) or "nothing: the normal lock fails as well")
             + f"\n--- output ---\n{output}",
             pytrace=False,
         )
