@@ -1,13 +1,14 @@
 """What a request's body may cost, enforced as it arrives (a plain ASGI middleware): its size
 (413), the memory of all bodies being received at once (503), and the time to receive it (408).
 
-Starlette and FastAPI read a body only through `receive`, and uvicorn stops reading the socket
-while 64 KiB wait unread, so a request holds at most MAX_REQUEST_BODY_BYTES (and a socket read)
-however its body arrives: with a Content-Length (refused before the app runs, and before uvicorn
-would send 100 Continue) or streamed in chunks (cut off at the limit). The answers are raised as
-HTTPExceptions, so the app's handler answers them in JSON, through the request's middleware (its
-id, log line, metrics); each closes the connection, so the rest of the body is never read. Once
-the app has started its response nothing can be answered: the server closes the connection.
+Starlette and FastAPI read a body only through `receive`, and the server reads the socket only
+as `receive` asks for more, so a request holds at most MAX_REQUEST_BODY_BYTES (and a socket
+read) however its body arrives: with a Content-Length (refused before the app runs, and before
+the server would send 100 Continue) or streamed in chunks (cut off at the limit). The answers
+are raised as HTTPExceptions, so the app's handler answers them in JSON, through the request's
+middleware (its id, log line, metrics); each closes the connection, so the rest of the body is
+never read. Once the app has started its response nothing can be answered: the server closes
+the connection.
 """
 
 import asyncio
