@@ -99,13 +99,13 @@ async def read_body(scope: Any, receive: Any, send: Any) -> None:
 
 
 def call(limits: BodyLimitsMiddleware, parts: list[bytes], stall: float = 0) -> list[Any]:
-    """What the middleware sends for a request whose body comes in these parts, then stalls."""
+    """What the middleware sends for a request whose body comes in these parts (taken off the
+    list as they are received), then stalls."""
     sent: list[Any] = []
-    remaining = iter(parts)
     scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
 
     async def receive() -> dict[str, Any]:
-        part = next(remaining, None)
+        part = parts.pop(0) if parts else None
         if part is None:
             await asyncio.sleep(stall)
             return {"type": "http.disconnect"}
@@ -139,6 +139,16 @@ def test_a_body_that_does_not_arrive_in_time_is_a_408() -> None:
     assert (b"connection", b"close") in start["headers"]
     assert time.monotonic() - began < 2
     assert limits.in_flight == 0  # released when the request ended
+
+
+def test_a_client_still_sending_when_refused_has_the_rest_read_first() -> None:
+    """Its connection then closes with nothing unread: the client reads the 413, not a reset."""
+    limits = BodyLimitsMiddleware(read_body, max_bytes=1000, max_total_bytes=10**6, timeout=5)
+    parts = [b"x" * 600] * 5
+    start, _ = call(limits, parts, stall=60)
+    assert start["status"] == 413
+    assert (b"connection", b"close") in start["headers"]
+    assert parts == []  # all sent was read (and dropped) before the answer
 
 
 # ---- answers ---------------------------------------------------------------------------------
