@@ -244,6 +244,6 @@ def test_a_missing_tool_is_named_with_how_to_install_it_and_the_project_is_kept(
 
 def test_the_dependency_names_the_hook_refuses_are_filled_in() -> None:
     """The reserved list is generated (scripts/refresh-dependency-names), never left empty."""
-    assert {"fastapi", "sqlalchemy", "alembic", "uvicorn", "pydantic", "psycopg"} <= (
+    assert {"fastapi", "sqlalchemy", "alembic", "granian", "pydantic", "psycopg"} <= (
         dependency_import_names()
     )

@@ -1,4 +1,4 @@
-"""The application factory: `create_app()` builds a configured FastAPI app (uvicorn calls it)."""
+"""The application factory: `create_app()` builds a configured FastAPI app (server.py serves it)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ ShutdownStep = tuple[str, Callable[[], Awaitable[None]]]
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
-    # Runs after requests in flight finished (on SIGTERM, too). uvicorn's own start and stop
+    # Runs after requests in flight finished (on SIGTERM, too). The server's own start and stop
     # lines are filtered out with the libraries' (logs.py): the service says what it closed.
     steps: list[ShutdownStep] = app.state.shutdown_steps
     for done, step in steps:
