@@ -11,8 +11,8 @@ working tree writes; and after a mechanical resolution (both sides kept, `ruff c
 without edits, goes through scripts/fleet end to end.
 
 A path's tests share one bake on one worker (xdist_group). pip paths lock their baseline with
-`uv pip compile` (the same hash-pinned format, seconds instead of the minutes pip-tools takes
-here): the lock the update writes is the project's own `make lock`, pip-tools.
+`uv pip compile` (the same hash-pinned format, seconds instead of the minutes the releases'
+pip-tools takes here): the lock the update writes is the updated project's own `make lock`.
 """
 
 import json
@@ -121,7 +121,7 @@ def package_dir(answers: dict[str, str], package: str) -> str:
 
 def lock(project: Path, answers: dict[str, str]) -> None:
     """uv: `make lock`. pip: `uv pip compile` into the same hash-pinned files (seconds; the
-    project's pip-tools takes minutes here and runs in the update itself)."""
+    releases' `make lock` runs pip-tools, minutes here; the update runs the new one)."""
     env = project_env(answers["python_version"])
     if answers["package_manager"] == "uv":
         run(["make", "lock"], cwd=project, env=env)
