@@ -130,6 +130,11 @@ def test_the_docs_page_renders_every_operation_from_the_service_alone(
     }
     assert browsing.failed == []
     assert browsing.console == []  # no script error, no Content-Security-Policy violation
+    # The policy is enforced, and its violations reach the console: a script the page didn't
+    # bring is refused.
+    with pytest.raises(Error, match="Content Security Policy"):
+        page.add_script_tag(content="window.injected = true")
+    assert any("Content Security Policy" in message for message in browsing.console)
 
 
 def test_try_it_out_on_healthz_shows_the_services_answer(
