@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Error, Page, expect, sync_playwright
+from playwright.sync_api import Error, Locator, Page, expect, sync_playwright
 
 from harness.commands import TEMPLATE
 from harness.docker import Container, Image, container_starter, migrated_database, wait_for_healthz
@@ -137,17 +137,27 @@ def test_the_docs_page_renders_every_operation_from_the_service_alone(
     assert any("Content Security Policy" in message for message in browsing.console)
 
 
+def try_it_out(page: Page, operation_id: str) -> Locator:
+    """Expands an operation, clicks "Try it out" and "Execute"; returns the operation."""
+    operation = page.locator(operation_id)
+    operation.locator(".opblock-summary").click()
+    operation.get_by_role("button", name="Try it out").click()
+    operation.get_by_role("button", name="Execute").click()
+    return operation
+
+
+def answered(operation: Locator) -> Locator:
+    """The status of the answer Swagger UI shows under an executed operation."""
+    return operation.locator(".live-responses-table tbody .response-col_status")
+
+
 def test_try_it_out_on_healthz_shows_the_services_answer(
     served: Container, browsing: Browsing
 ) -> None:
     page = browsing.page
     page.goto(served.url + "/docs")
-    operation = page.locator(HEALTHZ)
-    operation.locator(".opblock-summary").click()
-    operation.get_by_role("button", name="Try it out").click()
-    operation.get_by_role("button", name="Execute").click()
-    status = operation.locator(".live-responses-table tbody .response-col_status")
-    expect(status).to_have_text("200")
+    operation = try_it_out(page, HEALTHZ)
+    expect(answered(operation)).to_have_text("200")
     expect(operation.locator(".live-responses-table tbody")).to_contain_text('"status": "ok"')
     screenshot(page, "docs-try-it-out.png")
     assert browsing.failed == []
