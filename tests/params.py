@@ -26,6 +26,7 @@ TIERS = {
         "test_observability",
         "test_hostile_clients",
         "test_worker",
+        "test_docs_browser",
     ),
 }
 KEYS = list(FULL_RUNS)

@@ -27,6 +27,8 @@ class Settings({{ "DatabaseSettings, " if cookiecutter.database != "none" }}{{ "
     # On SIGTERM the server stops accepting and lets requests in flight finish for up to this
     # long. Keep it below the orchestrator's grace period (Kubernetes: 30 s, less its preStop wait).
     graceful_shutdown_timeout: int = Field(default=15, ge=1)
+    # /docs (Swagger UI, served by the service itself: swagger_ui.py); false: no pages, no files.
+    docs_enabled: bool = True
 
     # What one client can cost the service (README: Limits). Each protects against what it says.
     # 413 past this; a streamed body is cut off there: memory, and answers echoing the body.
