@@ -20,6 +20,7 @@ TIERS = {
         "test_observability",
         "test_hostile_clients",
         "test_worker",
+        "test_auth_provider",
     ),
 }
 KEYS = list(FULL_RUNS)

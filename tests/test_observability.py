@@ -28,7 +28,7 @@ from harness.docker import (
     http_response,
     migrated_database,
     remove_volume,
-    wait_for_healthz,
+    wait_for_readyz,
 )
 
 pytestmark = pytest.mark.docker
@@ -52,7 +52,7 @@ def served(
         container = start(
             image, **{**options, "environment": {**options["environment"], **environment}}
         )
-        assert wait_for_healthz(container) is not None, container.logs()
+        assert wait_for_readyz(container) == 200, container.logs()
         return container
 
     yield serve
