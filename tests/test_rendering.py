@@ -11,10 +11,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cookiecutter.generate import generate_context
+from cookiecutter.prompt import prompt_for_config
+from cookiecutter.utils import create_env_with_context
 
 from harness.baking import bake, text_files
-from harness.commands import run, tool
-from harness.options import PYPROJECT_BACKENDS, all_combinations, choices, numbered_ids
+from harness.commands import TEMPLATE, run, tool
+from harness.options import (
+    PYPROJECT_BACKENDS,
+    all_combinations,
+    choices,
+    combination_id,
+    numbered_ids,
+)
 
 # Kubernetes manifests (the default) with every other combination; without them, only the
 # options that change what is left to prune (k8s/'s files per database, the Makefile's k8s-validate
@@ -147,6 +156,46 @@ def test_every_combination_bakes_clean_and_complete(
 
     run([tool("ruff"), "check", "--no-cache", "."], cwd=project)
     run([tool("ruff"), "format", "--check", "--no-cache", "."], cwd=project)
+
+
+# The hooks are Python the bake runs: held to the generated project's ruff settings, as rendered
+# for answers that change what they say (each option's row of the post-gen hook's table).
+HOOK_ANSWERS = [
+    {},
+    {"python_version": "3.11", "layout": "flat", "package_manager": "pip", "database": "none",
+     "ci": "none", "kubernetes": "no", "license": "proprietary"},
+    {"python_version": "3.12", "database": "postgresql", "worker": "yes"},
+]  # fmt: skip
+
+
+def render_hooks(answers: dict[str, str], output_dir: Path, into: Path) -> list[Path]:
+    """The hooks as cookiecutter renders them before running them: its context for a bake with
+    these answers (the keys cookiecutter() adds included) and its Jinja environment."""
+    context = generate_context(str(TEMPLATE / "cookiecutter.json"), extra_context=answers)
+    answered = dict(prompt_for_config(context, no_input=True))
+    answered |= {"_template": str(TEMPLATE), "_output_dir": str(output_dir)}
+    answered |= {"_repo_dir": str(TEMPLATE), "_checkout": None}
+    environment = create_env_with_context({"cookiecutter": answered})
+    into.mkdir()
+    rendered = []
+    for hook in sorted((TEMPLATE / "hooks").glob("*.py")):
+        text = environment.from_string(hook.read_text()).render(cookiecutter=answered)
+        (path := into / hook.name).write_text(text)
+        rendered.append(path)
+    return rendered
+
+
+@pytest.mark.parametrize("answers", HOOK_ANSWERS, ids=combination_id)
+def test_the_rendered_hooks_pass_the_generated_projects_lint_and_format(
+    tmp_path: Path, answers: dict[str, str]
+) -> None:
+    project = bake(tmp_path, **answers)
+    hooks = render_hooks(answers, tmp_path, project / "rendered-hooks")
+    assert [hook.name for hook in hooks] == ["post_gen_project.py", "pre_gen_project.py"]
+    assert not re.search(r"{{|{%", "".join(hook.read_text() for hook in hooks))
+    # In the project, so that its pyproject.toml's ruff settings apply (its Python's target).
+    run([tool("ruff"), "check", "--no-cache", "rendered-hooks"], cwd=project)
+    run([tool("ruff"), "format", "--check", "--no-cache", "rendered-hooks"], cwd=project)
 
 
 @pytest.mark.parametrize("license_name", choices("license"))
