@@ -18,6 +18,7 @@ LAYOUT = "{{ cookiecutter.layout }}"
 PACKAGE_MANAGER = "{{ cookiecutter.package_manager }}"
 DATABASE = "{{ cookiecutter.database }}"
 WORKER = "{{ cookiecutter.worker }}"
+AUTH = "{{ cookiecutter.auth }}"
 CI = "{{ cookiecutter.ci }}"
 LICENSE = "{{ cookiecutter.license }}"
 LOCK = "{{ cookiecutter._lock }}".lower() in {"true", "1", "yes"}
@@ -65,6 +66,19 @@ OPTIONAL_PATHS = [
         ],
     ),
     (DATABASE == "postgresql", ["tests/test_postgresql.py"]),
+    (
+        AUTH == "oidc",
+        [
+            "mk/auth.mk",
+            "scripts/dev_issuer.py",
+            f"{PACKAGE_DIR}/auth",
+            f"{PACKAGE_DIR}/auth_settings.py",
+            "tests/auth_fixtures.py",
+            "tests/test_auth.py",
+            "tests/test_auth_keys.py",
+        ],
+    ),
+    (AUTH == "oidc" and DATABASE != "none", ["tests/test_auth_items.py"]),
     (PACKAGE_MANAGER == "uv", ["mk/uv.mk"]),
     (PACKAGE_MANAGER == "pip", ["mk/pip.mk"]),
     # One SQLite file allows one pod: no autoscaler or disruption budget, a volume instead.
