@@ -10,9 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cookiecutter.config import BUILTIN_ABBREVIATIONS
-from cookiecutter.repository import expand_abbreviations, is_repo_url
-
 PACKAGE = "{{ cookiecutter.package_name }}"
 LAYOUT = "{{ cookiecutter.layout }}"
 PACKAGE_MANAGER = "{{ cookiecutter.package_manager }}"
@@ -139,14 +136,27 @@ def remove_empty_dirs() -> None:
             path.rmdir()
 
 
+def cloned_from(template: str) -> str | None:
+    """The URL cookiecutter cloned the template from, as cruft clones it (abbreviations such as
+    gh:org/name expanded, a plain git URL); None if it was not cloned."""
+    # Imported here, for bakes from a URL only: cookiecutter's clone and download code takes a
+    # quarter of a second to import, in every bake (the template's own tests bake hundreds).
+    from cookiecutter.config import BUILTIN_ABBREVIATIONS
+    from cookiecutter.repository import expand_abbreviations, is_repo_url
+
+    url = expand_abbreviations(template, BUILTIN_ABBREVIATIONS)
+    return url.removeprefix("git+") if is_repo_url(url) else None
+
+
 def record_template() -> None:
     """Write .cruft.json as `cruft create` would, so `make template-check` and updates work."""
     # Hooks run inside the new project; a relative template path is relative to where the user
     # ran cookiecutter, which the shell's PWD still says.
-    repo_dir = Path(os.environ.get("PWD", "."), CONTEXT["_repo_dir"]).resolve()
-    template = expand_abbreviations(CONTEXT["_template"], BUILTIN_ABBREVIATIONS)
-    # cruft clones plain git URLs; a local checkout is recorded by its path.
-    template = template.removeprefix("git+") if is_repo_url(template) else str(repo_dir)
+    cwd = os.environ.get("PWD", ".")
+    repo_dir = Path(cwd, CONTEXT["_repo_dir"]).resolve()
+    # A cloned template is recorded by its URL, a local checkout by its absolute path.
+    local = Path(cwd, CONTEXT["_template"]).resolve() == repo_dir
+    template = (None if local else cloned_from(CONTEXT["_template"])) or str(repo_dir)
     # S603, S607: git as the user runs it, with the hook's own arguments.
     head = subprocess.run(  # noqa: S603
         ["git", "-C", str(repo_dir), "rev-parse", "HEAD"],  # noqa: S607
