@@ -4,6 +4,7 @@
 .PHONY: dev-token
 
 export DEV_TOKEN_SCOPES ?= {{ "items:read items:write" if cookiecutter.database != "none" }}
+dev dev-token: export AUTH_ISSUER ?= http://127.0.0.1:9400
 dev: export AUTH_AUDIENCE ?= {{ cookiecutter.project_slug }}
 dev: DEV_SERVER_LAUNCHER = $(BIN)/python scripts/dev_issuer.py serve
 

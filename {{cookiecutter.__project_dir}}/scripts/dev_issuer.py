@@ -5,10 +5,12 @@ its keys generated when it starts, and tokens signed with them.
 It is not part of the package: the image never holds it, and the service accepts its tokens
 only when AUTH_ISSUER names it (http is accepted for a loopback issuer alone).
 
-Usage (from the project's root; `make dev` and `make dev-token` run these):
-  scripts/dev_issuer.py serve COMMAND...   start the issuer (DEV_ISSUER_PORT, default 9400),
-                                           print a token, run COMMAND with AUTH_ISSUER and
-                                           AUTH_AUDIENCE set for it, stop with it
+Usage (from the project's root; `make dev` and `make dev-token` run these, with AUTH_ISSUER
+http://127.0.0.1:9400 unless set):
+  scripts/dev_issuer.py serve COMMAND...   when AUTH_ISSUER is http://127.0.0.1:<port>, start
+                                           the issuer there, print a token, run COMMAND with
+                                           AUTH_ISSUER and AUTH_AUDIENCE set for it, and stop
+                                           with it; otherwise (a real provider) just run COMMAND
   scripts/dev_issuer.py token [SCOPE...]   print a new token from the running issuer
 """
 
@@ -163,9 +165,16 @@ class Issuer:
         return Handler
 
 
-def start_issuer(audience: str) -> Issuer:
-    """On DEV_ISSUER_PORT, or any free port when that one is taken (another `make dev`)."""
-    port = int(os.environ.get("DEV_ISSUER_PORT", DEFAULT_PORT))
+def local_port() -> int | None:
+    """The port of AUTH_ISSUER when it names this issuer's address, else None."""
+    url = urlsplit(os.environ.get("AUTH_ISSUER", f"http://{HOST}:{DEFAULT_PORT}"))
+    if url.scheme != "http" or url.hostname != HOST or url.path.strip("/"):
+        return None
+    return url.port or 80
+
+
+def start_issuer(audience: str, port: int) -> Issuer:
+    """On `port`, or any free port when that one is taken (another `make dev`)."""
     try:
         return Issuer(audience, port)
     except OSError:
@@ -175,10 +184,11 @@ def start_issuer(audience: str) -> Issuer:
 
 
 def serve(command: list[str]) -> int:
-    if os.environ.get("AUTH_ISSUER"):  # a real provider, chosen by the developer
+    port = local_port()
+    if port is None:  # a real provider, chosen by the developer
         os.execvp(command[0], command)  # noqa: S606
     audience = os.environ.get("AUTH_AUDIENCE") or "dev"
-    issuer = start_issuer(audience)
+    issuer = start_issuer(audience, port)
     scopes = os.environ.get("DEV_TOKEN_SCOPES", "").split()
     token = issuer.mint(scopes, lifetime=DEV_TOKEN_LIFETIME)
     print(
@@ -200,8 +210,7 @@ def serve(command: list[str]) -> int:
 
 
 def print_token(scopes: list[str]) -> int:
-    port = int(os.environ.get("DEV_ISSUER_PORT", DEFAULT_PORT))
-    url = f"http://{HOST}:{port}{MINT_PATH}"
+    url = f"http://{HOST}:{local_port() or DEFAULT_PORT}{MINT_PATH}"
     try:
         response = httpx.get(url, params={"scope": " ".join(scopes)})
     except httpx.HTTPError:
