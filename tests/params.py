@@ -27,6 +27,7 @@ TIERS = {
         "test_hostile_clients",
         "test_worker",
         "test_docs_browser",
+        "test_auth_provider",
     ),
 }
 KEYS = list(FULL_RUNS)

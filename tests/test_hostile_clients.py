@@ -29,7 +29,7 @@ from harness.docker import (
     Image,
     container_starter,
     migrated_database,
-    wait_for_healthz,
+    wait_for_readyz,
 )
 from harness.postgres import postgres_bin
 from tests.params import image_keys_with, image_params
@@ -90,6 +90,12 @@ class Served:
     database_url: str
     good: GoodClient
 
+    @property
+    def token(self) -> str:
+        """The container's headers (its token, auth=oidc) as head lines: the attacks on routes
+        that need one reach what lies behind the token check."""
+        return "".join(f"{name}: {value}\r\n" for name, value in self.container.headers.items())
+
 
 @pytest.fixture(scope="module")
 def served(image: Image, new_database: Callable[[], str]) -> Iterator[Served]:
@@ -99,7 +105,7 @@ def served(image: Image, new_database: Callable[[], str]) -> Iterator[Served]:
     start, remove_all = container_starter()
     environment = {**options["environment"], **LIMITS}
     container = start(image, **{**options, "environment": environment}, mem_limit=MEMORY_LIMIT)
-    assert wait_for_healthz(container) is not None, container.logs()
+    assert wait_for_readyz(container) == 200, container.logs()
     good = GoodClient(container.port)
     thread = threading.Thread(target=good.run, daemon=True)
     thread.start()
@@ -192,14 +198,17 @@ def head(method: str = "POST", path: str = "/items", headers: str = "") -> bytes
 def test_a_declared_300_mb_body_is_refused_before_it_is_read(
     served: Served, good: GoodClient
 ) -> None:
-    declared = head(headers=f"Content-Type: application/json\r\nContent-Length: {300 << 20}\r\n")
+    length = f"Content-Length: {300 << 20}\r\n"
+    declared = head(headers=f"{served.token}Content-Type: application/json\r\n{length}")
     (answer,) = together(attack(served.container.port, declared, [b"x" * 65536] * 16))
     assert (answer.status, answer.seconds < 2) == (413, True), answer
     assert answer.size <= ANSWER_BOUND
 
 
 def test_a_streamed_body_is_cut_off_at_the_limit(served: Served, good: GoodClient) -> None:
-    chunked = head(headers="Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n")
+    chunked = head(
+        headers=f"{served.token}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+    )
     chunk = b"10000\r\n" + b"x" * 65536 + b"\r\n"  # 200 MB would follow; the server stops it
     (answer,) = together(attack(served.container.port, chunked, [chunk] * 3200))
     assert (answer.status, answer.seconds < 10) == (413, True), answer
@@ -230,7 +239,9 @@ def test_slow_heads_from_many_connections_are_cut_off_at_their_timeout(
 def test_slow_bodies_from_many_connections_are_cut_off_at_their_timeout(
     served: Served, good: GoodClient
 ) -> None:
-    declared = head(headers="Content-Type: application/json\r\nContent-Length: 1000000\r\n")
+    declared = head(
+        headers=f"{served.token}Content-Type: application/json\r\nContent-Length: 1000000\r\n"
+    )
     answers = together(*[attack(served.container.port, declared, [b" "] * 20, pause=0.5)
                          for _ in range(100)])  # fmt: skip
     assert {answer.status for answer in answers} == {408}, answers[:5]
@@ -297,7 +308,7 @@ def test_a_slow_query_is_cancelled_at_its_timeout_and_answers_503(
     try:
         time.sleep(0.5)  # the lock is held
         port = served.container.port
-        answers = together(*[attack(port, head("GET", "/items")) for _ in range(20)])
+        answers = together(*[attack(port, head("GET", "/items", served.token)) for _ in range(20)])
     finally:
         holder.wait(timeout=30)
     assert {answer.status for answer in answers} == {503}, answers[:5]

@@ -80,3 +80,4 @@ def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as client:
         yield client
 {% endif -%}
+{{ '\n\n# A local OpenID provider, and a token every test client sends (tests/auth_fixtures.py).\npytest_plugins = ["tests.auth_fixtures"]\n' if cookiecutter.auth == "oidc" }}

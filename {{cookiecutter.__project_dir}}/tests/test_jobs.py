@@ -34,7 +34,7 @@ from {{ cookiecutter.package_name }}.jobs import observability, worker
 from {{ cookiecutter.package_name }}.jobs.enqueue import META, job_meta
 from {{ cookiecutter.package_name }}.jobs.queue import RETRY, PermanentError, Retry, app
 from {{ cookiecutter.package_name }}.jobs.tasks import process_item, remove_old_jobs
-from {{ cookiecutter.package_name }}.logs import configure_logging
+from {{ cookiecutter.package_name }}.logs import add_request_fields, configure_logging, request_fields
 from {{ cookiecutter.package_name }}.models import Item
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -201,7 +201,8 @@ def test_the_worker_processes_an_item_once_with_the_enqueuing_request_in_its_log
     done_before = counted("jobs_done_total", "process_item")
 
     async def scenario() -> tuple[int, int]:
-        meta = {"request_id": "req-42", "enqueued_at": time.time()}
+        fields = {"caller": "alice", "client_id": "reporting"}  # the request's (auth: its caller)
+        meta = {"request_id": "req-42", "enqueued_at": time.time(), "request_fields": fields}
         first = await process_item.defer_async(item_id=item_id, **{META: meta})
         async with running_worker(settings, queue):
             await until(lambda: status(queue, first)[0] == "succeeded")
@@ -217,6 +218,7 @@ def test_the_worker_processes_an_item_once_with_the_enqueuing_request_in_its_log
     lines = logged()
     of_first = [line for line in lines if line.get("job_id") == first]
     assert {line["request_id"] for line in of_first} == {"req-42"}
+    assert {(line["caller"], line["client_id"]) for line in of_first} == {("alice", "reporting")}
     messages = [line["message"] for line in of_first]
     assert f"item {item_id} processed" in messages
     assert any(m.startswith("Starting job process_item") for m in messages)
@@ -509,6 +511,17 @@ def test_the_command_serves_metrics_and_health_while_it_works(
     assert seen == {"conninfo": "postgresql://user:secret@db.example:5432/app", "health": 200}
     with pytest.raises(urllib.error.URLError, match="Connection refused"):  # stopped with it
         urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+
+
+def test_the_jobs_of_a_request_carry_its_own_fields() -> None:
+    assert "request_fields" not in job_meta()
+    token = request_fields.set({"caller": "alice"})  # as a request's would be (middleware.py)
+    try:
+        add_request_fields(client_id="reporting")
+        meta = job_meta()
+    finally:
+        request_fields.reset(token)
+    assert meta.get("request_fields") == {"caller": "alice", "client_id": "reporting"}
 
 
 def test_the_jobs_of_a_traced_request_carry_its_trace() -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from {{ cookiecutter.package_name }} import __version__, {{ "database, " if cookiecutter.database != "none" }}health, metrics, tracing
+from {{ cookiecutter.package_name }} import __version__, {{ "auth, " if cookiecutter.auth == "oidc" }}{{ "database, " if cookiecutter.database != "none" }}health, metrics, tracing
 from {{ cookiecutter.package_name }}.errors import add_error_handlers
 from {{ cookiecutter.package_name }}.limits import BodyLimitsMiddleware
 from {{ cookiecutter.package_name }}.logs import configure_logging
@@ -75,6 +75,9 @@ def create_app(
     app.add_middleware(RequestMiddleware)
     app.include_router(health.router)
     app.include_router(metrics.router)
+{%- if cookiecutter.auth == "oidc" %}
+    auth.install(app, settings)
+{%- endif %}
 {%- if cookiecutter.database != "none" %}
     database.install(app, settings, tracer_provider)
 {%- endif %}

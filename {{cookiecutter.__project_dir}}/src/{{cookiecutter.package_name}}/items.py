@@ -11,10 +11,11 @@ writes takes Database, and commits before it answers.
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query{{ ", Security" if cookiecutter.auth == "oidc" }}, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select
 
+{{ "from %s.auth import authorization_responses, authorized\n" % cookiecutter.package_name if cookiecutter.auth == "oidc" -}}
 from {{ cookiecutter.package_name }}.database.engines import Database, ReadDatabase
 from {{ cookiecutter.package_name }}.errors import Error, unavailable_response
 {{ "from %s.jobs.enqueue import defer_process_item\n" % cookiecutter.package_name if cookiecutter.worker == "yes" -}}
@@ -23,7 +24,11 @@ from {{ cookiecutter.package_name }}.models import Item
 # Ids are the database's INTEGER: larger values could never match and would overflow the query.
 MAX_ID = 2**31 - 1
 
-router = APIRouter(prefix="/items", tags=["items"], responses=unavailable_response)
+router = APIRouter(
+    prefix="/items",
+    tags=["items"],
+    responses=unavailable_response{{ " | authorization_responses" if cookiecutter.auth == "oidc" }},
+)
 
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
 # What a response holds: the statements select (or return) exactly these.
@@ -49,7 +54,12 @@ unparsable_body: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=unparsable_body)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=unparsable_body,
+{{- '\n    dependencies=[Security(authorized, scopes=["items:write"])],' if cookiecutter.auth == "oidc" }}
+)
 async def create_item(body: ItemIn, db: Database) -> ItemOut:
     async with db.connect() as connection:
         # One statement: the INSERT returns the columns the database fills (id, created_at).
@@ -63,7 +73,7 @@ async def create_item(body: ItemIn, db: Database) -> ItemOut:
     return item
 
 
-@router.get("")
+@router.get(""{{ ', dependencies=[Security(authorized, scopes=["items:read"])]' if cookiecutter.auth == "oidc" }})
 async def list_items(
     db: ReadDatabase,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -75,7 +85,11 @@ async def list_items(
     return [ItemOut.model_validate(row) for row in rows]
 
 
-@router.get("/{item_id}", responses={status.HTTP_404_NOT_FOUND: {"model": Error}})
+@router.get(
+    "/{item_id}",
+    responses={status.HTTP_404_NOT_FOUND: {"model": Error}},
+{{- '\n    dependencies=[Security(authorized, scopes=["items:read"])],' if cookiecutter.auth == "oidc" }}
+)
 async def get_item(item_id: ItemId, db: ReadDatabase) -> ItemOut:
     async with db.connect() as connection:
         row = (await connection.execute(select(*ITEM_COLUMNS).where(Item.id == item_id))).first()

@@ -1,5 +1,6 @@
 """Logs on stdout: JSON lines (or readable coloured lines, LOG_FORMAT=console), each carrying the
-id of the request it belongs to (middleware.py sets it and logs one line per request answered)."""
+id of the request it belongs to (middleware.py sets it and logs one line per request answered),
+and the fields the request's own code adds (add_request_fields: the caller, with auth)."""
 
 import json
 import logging
@@ -14,11 +15,13 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+# The current request's own fields (middleware.py gives each request a new dict).
+request_fields: ContextVar[dict[str, Any] | None] = ContextVar("request_fields", default=None)
 
 # Libraries log at WARNING and above (LOG_LEVEL=debug lets everything through): their set-up
 # chatter would bury the service's own lines. The request line below is the access log (the
 # server's is off); the service says itself where it listens (cli.py). `_granian`: the server's.
-LIBRARY_LOGGERS = ("alembic", "sqlalchemy", "_granian", "opentelemetry")
+LIBRARY_LOGGERS = ("alembic", "sqlalchemy", "_granian", "opentelemetry", "httpx2")
 
 # Functions adding fields to every line (tracing adds the current trace and span ids).
 _line_fields: list[Callable[[], dict[str, Any]]] = []
@@ -27,6 +30,26 @@ _line_fields: list[Callable[[], dict[str, Any]]] = []
 def add_line_fields(fields: Callable[[], dict[str, Any]]) -> None:
     if fields not in _line_fields:
         _line_fields.append(fields)
+
+
+# Functions also given each request's own fields as they are added (tracing: the span's).
+_request_field_sinks: list[Callable[[dict[str, Any]], None]] = []
+
+
+def add_request_field_sink(sink: Callable[[dict[str, Any]], None]) -> None:
+    if sink not in _request_field_sinks:
+        _request_field_sinks.append(sink)
+
+
+def add_request_fields(**fields: Any) -> None:
+    """Fields for the rest of the current request's log lines (its request line included), its
+    span, and the jobs it enqueues (jobs/enqueue.py). Outside a request: none."""
+    current = request_fields.get()
+    if current is None:
+        return
+    current.update(fields)
+    for sink in _request_field_sinks:
+        sink(fields)
 
 
 # Built once: json.dumps(..., default=str) builds a new encoder for every line.
@@ -55,6 +78,8 @@ def _entry(record: logging.LogRecord) -> dict[str, Any]:
         "message": record.getMessage(),
         "request_id": request_id.get(),
     }
+    if own := request_fields.get():
+        entry |= own
     for fields in _line_fields:
         entry |= fields()
     # A line's own fields: log.info("...", extra={"fields": {...}}).

@@ -1,6 +1,7 @@
 """One plain ASGI middleware around every HTTP request: its id (in every log line the request
 causes, and in the response's X-Request-ID), its metrics (metrics.py), and one log line when it
-is answered: method, path, route, status, duration, client. One middleware, one send wrapper and
+is answered: method, path, route, status, duration, client, and the fields the request's own
+code added (logs.add_request_fields: the caller, with auth). One middleware, one send wrapper and
 one route lookup per request: what a request costs here is a fraction of what it costs the app.
 """
 
@@ -12,7 +13,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }} import metrics
-from {{ cookiecutter.package_name }}.logs import request_id, route_template
+from {{ cookiecutter.package_name }}.logs import request_fields, request_id, route_template
 
 # ASGI header names arrive lower-cased, as bytes.
 REQUEST_ID_HEADER = b"x-request-id"
@@ -49,7 +50,7 @@ class RequestMiddleware:
                 message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
-        token = request_id.set(rid)
+        token, fields_token = request_id.set(rid), request_fields.set({})
         began = time.perf_counter()
         metrics.IN_FLIGHT.inc()
         try:
@@ -62,6 +63,7 @@ class RequestMiddleware:
             if access_log.isEnabledFor(logging.INFO):
                 log_request(scope, route, status, elapsed)
             request_id.reset(token)
+            request_fields.reset(fields_token)
 
 
 def log_request(scope: Scope, route: str, status: int, elapsed: float) -> None:

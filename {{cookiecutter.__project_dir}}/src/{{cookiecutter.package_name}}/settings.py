@@ -4,14 +4,16 @@ from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+{%- if cookiecutter.auth == "oidc" or cookiecutter.database != "none" %}
+{% endif %}
+{{- "\nfrom %s.auth_settings import AuthSettings" % cookiecutter.package_name if cookiecutter.auth == "oidc" }}
 {%- if cookiecutter.database != "none" %}
-
 from {{ cookiecutter.package_name }}.database_settings import DatabaseSettings
 {{- "\nfrom %s.worker_settings import WorkerSettings" % cookiecutter.package_name if cookiecutter.worker == "yes" }}
 {%- endif %}
 
 
-class Settings({{ "DatabaseSettings, " if cookiecutter.database != "none" }}{{ "WorkerSettings, " if cookiecutter.worker == "yes" }}BaseSettings):
+class Settings({{ "AuthSettings, " if cookiecutter.auth == "oidc" }}{{ "DatabaseSettings, " if cookiecutter.database != "none" }}{{ "WorkerSettings, " if cookiecutter.worker == "yes" }}BaseSettings):
     """Each field is read from the environment variable of the same name in upper case."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 
 from {{ cookiecutter.package_name }} import __version__
-from {{ cookiecutter.package_name }}.logs import add_line_fields
+from {{ cookiecutter.package_name }}.logs import add_line_fields, add_request_field_sink
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -62,8 +62,17 @@ def trace_ids() -> dict[str, Any]:
     return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
 
 
+def add_to_span(fields: dict[str, Any]) -> None:
+    """The request's own fields (logs.add_request_fields) as attributes of its span."""
+    from opentelemetry import trace
+
+    span = trace.get_current_span()
+    span.set_attributes({name: value for name, value in fields.items() if value is not None})
+
+
 def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
-    """A span per request, named after its route template, with the ids in its log lines."""
+    """A span per request, named after its route template, with the ids in its log lines and the
+    request's own fields as its attributes."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     FastAPIInstrumentor.instrument_app(
@@ -72,6 +81,7 @@ def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
         excluded_urls=os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", UNTRACED_PATHS),
     )
     add_line_fields(trace_ids)
+    add_request_field_sink(add_to_span)
 
 
 async def send_remaining_spans(provider: TracerProvider) -> None:

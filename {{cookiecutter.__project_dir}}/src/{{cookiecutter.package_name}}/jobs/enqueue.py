@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from {{ cookiecutter.package_name }}.logs import request_id
+from {{ cookiecutter.package_name }}.logs import request_fields, request_id
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +35,16 @@ DEFER = text(
 
 class JobMeta(TypedDict, total=False):
     request_id: str | None  # the request that enqueued the job: in the worker's log lines
+    # That request's own fields (logs.add_request_fields; with auth, its caller): in them too.
+    request_fields: dict[str, Any]
     traceparent: str  # its trace (W3C Trace Context): the job's span joins the request's trace
     enqueued_at: float  # time.time() at enqueueing: the job's start delay is measured from it
 
 
 def job_meta() -> JobMeta:
     meta = JobMeta(request_id=request_id.get(), enqueued_at=time.time())
+    if fields := request_fields.get():
+        meta["request_fields"] = dict(fields)
     # Tracing on (tracing.py) has imported OpenTelemetry; off, nothing is imported for this.
     if "opentelemetry.trace" in sys.modules:
         from opentelemetry import propagate

@@ -1,6 +1,6 @@
 """How the worker is operated: its metrics and health on WORKER_PORT, its log lines (each job's
-carry the job's id and the id of the request that enqueued it) and its traces (a job's span is a
-child of that request's span)."""
+carry the job's id, the id of the request that enqueued it and that request's own fields, such
+as its caller) and its traces (a job's span is a child of that request's span)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from {{ cookiecutter.package_name }}.jobs.enqueue import META
-from {{ cookiecutter.package_name }}.logs import add_line_fields, request_id
+from {{ cookiecutter.package_name }}.logs import add_line_fields, request_fields, request_id
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -61,6 +61,7 @@ class JobLogFields(logging.Filter):
             fields = {"job_id": job["id"], "task": job.get("task_name")}
             if meta.get("request_id"):
                 fields["request_id"] = meta["request_id"]
+            fields |= meta.get("request_fields") or {}
             record.fields = fields | getattr(record, "fields", {})
         return True
 
@@ -110,6 +111,7 @@ def observe_jobs(tracer_provider: TracerProvider | None) -> WorkerMiddleware:
         tokens = (
             current_job.set({"job_id": job.id, "task": task}),
             request_id.set(meta.get("request_id")),
+            request_fields.set(meta.get("request_fields")),
         )
         began = time.perf_counter()
         try:
@@ -129,6 +131,7 @@ def observe_jobs(tracer_provider: TracerProvider | None) -> WorkerMiddleware:
             JOB_DURATION.labels(task).observe(time.perf_counter() - began)
             current_job.reset(tokens[0])
             request_id.reset(tokens[1])
+            request_fields.reset(tokens[2])
             if meta:
                 job.task_kwargs[META] = meta
 
