@@ -217,7 +217,8 @@ def run_shown_when_slow(command: list[str], doing: str) -> tuple[int, str]:
     """Run command, keeping its output; still running after QUICK_SECONDS, it says what it is
     doing and shows its output on stderr, so far and then as it comes. Returns the exit status
     and the whole output."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # S603: the commands are the hook's own (make as the user runs it, found on PATH).
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # noqa: S603
     output = bytearray()
     shown = threading.Event()
     writing = threading.Lock()  # the output so far, then each chunk: in order, never twice
