@@ -2,7 +2,8 @@
 nothing but 127.0.0.1, as on an air-gapped network: Debian's Chromium, headless, every other
 host unresolvable and no proxy. FastAPI's own page, whose files come from a CDN, renders no
 operation there; this one renders every operation of the OpenAPI document, asks only the service
-for anything, breaks no rule of its Content-Security-Policy, and "Try it out" calls the service.
+for anything, breaks no rule of its Content-Security-Policy, and "Try it out" calls the service;
+with auth=oidc, the Authorize dialog takes a token and the call it refused then succeeds.
 
 Playwright drives the browser (`executable_path`: Debian's Chromium; Playwright's own browser
 download is never used): its locators wait for what Swagger UI renders, and it reports every
@@ -21,7 +22,14 @@ import pytest
 from playwright.sync_api import Error, Locator, Page, expect, sync_playwright
 
 from harness.commands import TEMPLATE
-from harness.docker import Container, Image, container_starter, migrated_database, wait_for_healthz
+from harness.docker import (
+    Container,
+    Image,
+    container_starter,
+    migrated_database,
+    wait_for_healthz,
+    wait_for_readyz,
+)
 from tests.params import image_keys_with, image_params
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -40,6 +48,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = TEMPLATE / "test-artifacts" / "docs_browser"
 CDN_FILE = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"  # FastAPI's default
 HEALTHZ = "#operations-health-healthz_healthz_get"  # Swagger UI's id of GET /healthz
+ME = "#operations-auth-me_me_get"  # of GET /me (auth=oidc)
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 # The default combination (PostgreSQL).
@@ -74,6 +83,7 @@ def served(image: Image, new_database: Callable[[], str]) -> Iterator[Container]
     start, remove_all = container_starter()
     container = start(image, **options)
     assert wait_for_healthz(container) is not None, container.logs()
+    assert wait_for_readyz(container) == 200, container.logs()  # auth=oidc: the issuer's keys
     yield container
     remove_all()
 
@@ -162,3 +172,29 @@ def test_try_it_out_on_healthz_shows_the_services_answer(
     screenshot(page, "docs-try-it-out.png")
     assert browsing.failed == []
     assert browsing.console == []
+
+
+def test_authorize_takes_a_token_and_the_authorized_call_succeeds(
+    served: Container, browsing: Browsing
+) -> None:
+    """auth=oidc: GET /me is refused without a token; the Authorize dialog takes one (the
+    bearer scheme the service declares) and the same call then answers 200 with its subject."""
+    page = browsing.page
+    page.goto(served.url + "/docs")
+    operation = try_it_out(page, ME)
+    expect(answered(operation)).to_have_text("401")
+    page.locator(".auth-wrapper").get_by_role("button", name="Authorize").click()
+    dialog = page.locator(".dialog-ux")
+    dialog.locator("input").fill(served.headers["Authorization"].removeprefix("Bearer "))
+    dialog.get_by_role("button", name="Apply credentials").click()
+    expect(dialog).to_contain_text("Authorized")
+    dialog.get_by_role("button", name="Close", exact=True).click()
+    operation.get_by_role("button", name="Execute").click()
+    expect(answered(operation)).to_have_text("200")
+    expect(operation.locator(".live-responses-table tbody")).to_contain_text('"subject"')
+    screenshot(page, "docs-authorized.png")
+    assert browsing.failed == []
+    # The browser's note of the refused call, and nothing else.
+    assert browsing.console == [
+        "Failed to load resource: the server responded with a status of 401 (Unauthorized)"
+    ]
