@@ -7,7 +7,7 @@ read) however its body arrives: with a Content-Length (refused before the app ru
 the server would send 100 Continue) or streamed in chunks (cut off at the limit). The answers
 are raised as HTTPExceptions, so the app's handler answers them in JSON, through the request's
 middleware (its id, log line, metrics); each closes the connection, so the rest of the body is
-never read. A client still sending when its 413 or 503 is decided has what it keeps sending read
+never kept. A client still sending when its 413 or 503 is decided has what it keeps sending read
 and dropped first (up to DRAIN_BYTES): a connection closed on unread bytes is reset, and the
 reset can reach the client before the answer does. Once the app has started its response
 nothing can be answered: the server closes the connection.

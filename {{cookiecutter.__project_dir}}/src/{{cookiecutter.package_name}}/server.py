@@ -34,7 +34,8 @@ CANNOT_RAISE_LIMIT = (ValueError, OSError)
 def app() -> ASGIApp:
     """The service as a worker serves it, built in that worker: the client address and scheme
     are the ones the proxies in FORWARDED_ALLOW_IPS forwarded (X-Forwarded-For, -Proto)."""
-    from {{ cookiecutter.package_name }}.app import create_app  # the supervisor process never loads it
+    # Imported here: the supervisor process never loads the app.
+    from {{ cookiecutter.package_name }}.app import create_app
 
     settings = Settings()
     # Built with the garbage collector paused: start-up allocates only objects that live as long
