@@ -149,6 +149,7 @@ class SigningKeys:
             await asyncio.sleep(self.max_age if fresh else max(self.cooldown, MIN_RETRY_SECONDS))
 
     async def readiness(self) -> str | None:
+        """Until a first fetch succeeded, each probe waits for one (at most one per cooldown)."""
         if self.keys is None:
             await self.refresh(on_demand=True)
         return None if self.keys is not None else "identity provider's keys not fetched yet"
