@@ -15,6 +15,7 @@ FILE_CHANGING_OPTIONS = (
     "layout",
     "package_manager",
     "database",
+    "auth",
     "ci",
     "kubernetes",
 )
@@ -51,12 +52,18 @@ def all_combinations(**fixed: str) -> list[dict[str, str]]:
     return combinations
 
 
+# Values an id would show as another option's: auth=none reads "noauth" (database=none: "none").
+ID_LABELS = {"auth": {"none": "noauth"}}
+
+
 def combination_id(context: Mapping[str, Any]) -> str:
     """A readable id: py3.14-src-uv-postgresql-github (extra answers appended; a dependent
-    option that is on, by its name: py3.13-src-uv-postgresql-worker)."""
+    option that is on, by its name: py3.13-src-uv-postgresql-worker; auth=none as noauth)."""
     parts = [f"py{context.get('python_version', '3.14')}"]
     parts += [
-        key if key in DEPENDENT_OPTIONS and value == "yes" else str(value)
+        key
+        if key in DEPENDENT_OPTIONS and value == "yes"
+        else ID_LABELS.get(key, {}).get(value, str(value))
         for key, value in context.items()
         if key != "python_version"
     ]
@@ -72,6 +79,8 @@ def numbered_ids(contexts: list[dict[str, str]]) -> list[str]:
 
 # The combinations run fully: locked, installed, checked, and built into images where their
 # Python has a base image (all of them with the official images). The first is the default one.
+# All but one have authentication (auth=oidc, the default; database=none with it too): the one
+# SQLite run on uv has none, the service as services updated from before the option run it.
 FULL_RUNS = {
     combination_id(context): context
     for context in [
@@ -105,6 +114,7 @@ FULL_RUNS = {
             "layout": "src",
             "package_manager": "uv",
             "database": "sqlite",
+            "auth": "none",
             "python_version": "3.12",
         },
         {

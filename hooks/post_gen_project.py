@@ -10,9 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cookiecutter.config import BUILTIN_ABBREVIATIONS
-from cookiecutter.repository import expand_abbreviations, is_repo_url
-
 PACKAGE = "{{ cookiecutter.package_name }}"
 LAYOUT = "{{ cookiecutter.layout }}"
 PACKAGE_MANAGER = "{{ cookiecutter.package_manager }}"
@@ -22,8 +19,8 @@ AUTH = "{{ cookiecutter.auth }}"
 CI = "{{ cookiecutter.ci }}"
 LICENSE = "{{ cookiecutter.license }}"
 LOCK = "{{ cookiecutter._lock }}".lower() in {"true", "1", "yes"}
-# Everything cookiecutter knows about this bake, answers included.
-CONTEXT = json.loads({{ cookiecutter | tojson | tojson }})
+# Everything cookiecutter knows about this bake, answers included: data on one line, however long.
+CONTEXT = json.loads({{ cookiecutter | tojson | tojson }})  # noqa: E501  # fmt: skip
 # scripts/template-update (as cruft did) renders with a `_commit` in the context, to merge two
 # template versions into a service, and writes .cruft.json itself; the update locks once, after
 # the merge. Every release's hook skips both then: keep it so.
@@ -76,6 +73,7 @@ OPTIONAL_PATHS = [
             "tests/auth_fixtures.py",
             "tests/test_auth.py",
             "tests/test_auth_keys.py",
+            "k8s/components/auth",
         ],
     ),
     (AUTH == "oidc" and DATABASE != "none", ["tests/test_auth_items.py"]),
@@ -138,18 +136,30 @@ def remove_empty_dirs() -> None:
             path.rmdir()
 
 
+def cloned_from(template: str) -> str | None:
+    """The URL cookiecutter cloned the template from, as cruft clones it (abbreviations such as
+    gh:org/name expanded, a plain git URL); None if it was not cloned."""
+    # Imported here, for bakes from a URL only: cookiecutter's clone and download code takes a
+    # quarter of a second to import, in every bake (the template's own tests bake hundreds).
+    from cookiecutter.config import BUILTIN_ABBREVIATIONS
+    from cookiecutter.repository import expand_abbreviations, is_repo_url
+
+    url = expand_abbreviations(template, BUILTIN_ABBREVIATIONS)
+    return url.removeprefix("git+") if is_repo_url(url) else None
+
+
 def record_template() -> None:
     """Write .cruft.json as `cruft create` would, so `make template-check` and updates work."""
     # Hooks run inside the new project; a relative template path is relative to where the user
     # ran cookiecutter, which the shell's PWD still says.
-    repo_dir = Path(os.environ.get("PWD", "."), CONTEXT["_repo_dir"]).resolve()
-    template = expand_abbreviations(CONTEXT["_template"], BUILTIN_ABBREVIATIONS)
-    if is_repo_url(template):
-        template = template.removeprefix("git+")  # cruft clones plain git URLs
-    else:  # a local checkout
-        template = str(repo_dir)
-    head = subprocess.run(
-        ["git", "-C", str(repo_dir), "rev-parse", "HEAD"],
+    cwd = os.environ.get("PWD", ".")
+    repo_dir = Path(cwd, CONTEXT["_repo_dir"]).resolve()
+    # A cloned template is recorded by its URL, a local checkout by its absolute path.
+    local = Path(cwd, CONTEXT["_template"]).resolve() == repo_dir
+    template = (None if local else cloned_from(CONTEXT["_template"])) or str(repo_dir)
+    # S603, S607: git as the user runs it, with the hook's own arguments.
+    head = subprocess.run(  # noqa: S603
+        ["git", "-C", str(repo_dir), "rev-parse", "HEAD"],  # noqa: S607
         capture_output=True,
         text=True,
         check=False,
@@ -183,7 +193,8 @@ def lock() -> None:
         )
     if missing:
         return
-    result = subprocess.run(["make", "lock"], capture_output=True, text=True, check=False)
+    # S607: make as the user runs it (LOCK_TOOLS found it on PATH).
+    result = subprocess.run(["make", "lock"], capture_output=True, text=True, check=False)  # noqa: S607
     if result.returncode != 0:
         output = result.stdout + result.stderr
         detail = "\n".join(output.strip().splitlines()[-5:])
@@ -206,6 +217,7 @@ def lock_failure(output: str) -> str:
             "again with a python_version that is installed"
         )
     return "is the package index reachable? (the last lines of `make lock` follow)"
+
 
 if __name__ == "__main__":
     prune()

@@ -251,6 +251,8 @@ def test_configuration_comes_from_a_config_map_and_the_database_url_from_a_secre
         settings = config(documents)
         assert settings["PORT"] == PORT
         assert "DATABASE_URL" not in settings
+        # The OpenID provider (auth=oidc, the default): placeholders the team fills in.
+        assert (settings["AUTH_ISSUER"], settings["AUTH_AUDIENCE"]) == ("", "")
         assert "Secret" not in kinds(documents), "a Secret's value would be committed"
         spec = pod_spec(documents)
         for container in [*spec.get("initContainers", []), *spec["containers"]]:
@@ -322,6 +324,35 @@ def test_probes_shutdown_and_availability_are_matched_to_the_service(
     budget = one(documents, "PodDisruptionBudget")
     assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert budget["spec"]["maxUnavailable"] == 1
+
+
+def egress_ports(policy: dict[str, Any]) -> set[tuple[int, str]]:
+    """(port, protocol) of the egress rules, each to any address (a provider's addresses change)."""
+    rules = policy["spec"].get("egress", [])
+    assert all("to" not in rule for rule in rules), rules
+    return {(port["port"], port["protocol"]) for rule in rules for port in rule["ports"]}
+
+
+@pytest.mark.parametrize("auth", choices("auth"))
+def test_with_authentication_the_pod_reaches_the_provider_and_all_else_it_needs(
+    projects: dict[str, Path], database: str, auth: str, tmp_path: Path
+) -> None:
+    """An egress rule restricts the pod to the rules listed: with the provider's HTTPS and DNS
+    come the database's port and the traces'. Without authentication egress isn't restricted."""
+    project = projects[database] if auth == "oidc" else bake(
+        tmp_path, database=database, port=PORT, kubernetes="yes", auth=auth)  # fmt: skip
+    for overlay in OVERLAYS:
+        documents = parse(render(project, overlay))
+        policy = one(documents, "NetworkPolicy")
+        assert ("AUTH_ISSUER" in config(documents)) == (auth == "oidc")
+        if auth == "none":
+            assert policy["spec"]["policyTypes"] == ["Ingress"]
+            assert "egress" not in policy["spec"]
+            continue
+        assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+        expected = {(53, "UDP"), (53, "TCP"), (443, "TCP"), (4318, "TCP")}
+        assert egress_ports(policy) == expected | (
+            {(5432, "TCP")} if database == "postgresql" else set())  # fmt: skip
 
 
 def test_each_overlay_has_its_namespace_and_image(project: Path) -> None:

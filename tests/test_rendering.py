@@ -11,26 +11,49 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cookiecutter.generate import generate_context
+from cookiecutter.prompt import prompt_for_config
+from cookiecutter.utils import create_env_with_context
 
 from harness.baking import bake, text_files
-from harness.commands import run, tool
-from harness.options import PYPROJECT_BACKENDS, all_combinations, choices, numbered_ids
+from harness.commands import TEMPLATE, run, tool
+from harness.options import (
+    PYPROJECT_BACKENDS,
+    all_combinations,
+    choices,
+    combination_id,
+    numbered_ids,
+)
 
-# Kubernetes manifests (the default) with every other combination; without them, only the
-# options that change what is left to prune (k8s/'s files per database, the Makefile's k8s-validate
-# recipe per package manager, the workflow's job per ci): 120 + 12, not 240. The worker (it needs
-# PostgreSQL) with every Python, layout and package manager, and once without Kubernetes: + 21.
+# Every file-level interaction of the options, not their cross product (480 with the worker).
+# A Python version never decides a condition, it only fills in values (requires-python, ruff's
+# and mypy's targets): what it meets is the Python code each answer brings. So: at the default
+# Python, every layout x package manager x database x auth x ci x Kubernetes (96); each other
+# Python with each database x auth (24); the worker (it needs PostgreSQL) with every Python x
+# layout x package manager (20), once without Kubernetes (1), and without auth on every Python
+# (5): 146, counted in the test ids.
+DEFAULT_PYTHON, *OTHER_PYTHONS = choices("python_version")
 COMBINATIONS = (
-    all_combinations(kubernetes="yes")
-    + all_combinations(kubernetes="no", python_version="3.14", layout="src")
-    + all_combinations(kubernetes="yes", worker="yes", ci="github")
+    all_combinations(python_version=DEFAULT_PYTHON)
+    + [
+        combination
+        for python in OTHER_PYTHONS
+        for combination in all_combinations(
+            python_version=python, layout="src", package_manager="uv", ci="github", kubernetes="yes"
+        )
+    ]
+    + all_combinations(kubernetes="yes", worker="yes", auth="oidc", ci="github")
     + all_combinations(
         kubernetes="no",
         worker="yes",
+        auth="oidc",
         ci="github",
-        python_version="3.14",
+        python_version=DEFAULT_PYTHON,
         layout="src",
         package_manager="uv",
+    )
+    + all_combinations(
+        kubernetes="yes", worker="yes", auth="none", ci="github", layout="src", package_manager="uv"
     )
 )
 LEFTOVER_JINJA = re.compile(r"{{|}}|{%|%}|{#|cookiecutter\.")
@@ -44,6 +67,7 @@ def expected_paths(context: dict[str, str], package: str) -> dict[str, bool]:
     has_db = context["database"] != "none"
     has_k8s = context["kubernetes"] == "yes"
     has_worker = context.get("worker", "no") == "yes"
+    has_auth = context.get("auth", "oidc") == "oidc"
     return {
         f"{package_dir}/__init__.py": True,
         f"{package_dir}/app.py": True,
@@ -93,6 +117,16 @@ def expected_paths(context: dict[str, str], package: str) -> dict[str, bool]:
         "k8s/base/worker-deployment.yaml": has_k8s and has_worker,
         "k8s/base/worker-pdb.yaml": has_k8s and has_worker,
         "k8s/base/worker-networkpolicy.yaml": has_k8s and has_worker,
+        f"{package_dir}/auth/__init__.py": has_auth,
+        f"{package_dir}/auth_settings.py": has_auth,
+        "tests/auth_fixtures.py": has_auth,
+        "tests/test_auth.py": has_auth,
+        "tests/test_auth_keys.py": has_auth,
+        "tests/test_auth_items.py": has_auth and has_db,
+        "scripts/dev_issuer.py": has_auth,
+        "mk/auth.mk": has_auth,
+        "k8s/components/auth/kustomization.yaml": has_k8s and has_auth,
+        "k8s/components": has_k8s and has_auth,
     }
 
 
@@ -149,6 +183,46 @@ def test_every_combination_bakes_clean_and_complete(
     run([tool("ruff"), "format", "--check", "--no-cache", "."], cwd=project)
 
 
+# The hooks are Python the bake runs: held to the generated project's ruff settings, as rendered
+# for answers that change what they say (each option's row of the post-gen hook's table).
+HOOK_ANSWERS = [
+    {},
+    {"python_version": "3.11", "layout": "flat", "package_manager": "pip", "database": "none",
+     "auth": "none", "ci": "none", "kubernetes": "no", "license": "proprietary"},
+    {"python_version": "3.12", "database": "postgresql", "worker": "yes", "auth": "none"},
+]  # fmt: skip
+
+
+def render_hooks(answers: dict[str, str], output_dir: Path, into: Path) -> list[Path]:
+    """The hooks as cookiecutter renders them before running them: its context for a bake with
+    these answers (the keys cookiecutter() adds included) and its Jinja environment."""
+    context = generate_context(str(TEMPLATE / "cookiecutter.json"), extra_context=answers)
+    answered = dict(prompt_for_config(context, no_input=True))
+    answered |= {"_template": str(TEMPLATE), "_output_dir": str(output_dir)}
+    answered |= {"_repo_dir": str(TEMPLATE), "_checkout": None}
+    environment = create_env_with_context({"cookiecutter": answered})
+    into.mkdir()
+    rendered = []
+    for hook in sorted((TEMPLATE / "hooks").glob("*.py")):
+        text = environment.from_string(hook.read_text()).render(cookiecutter=answered)
+        (path := into / hook.name).write_text(text)
+        rendered.append(path)
+    return rendered
+
+
+@pytest.mark.parametrize("answers", HOOK_ANSWERS, ids=combination_id)
+def test_the_rendered_hooks_pass_the_generated_projects_lint_and_format(
+    tmp_path: Path, answers: dict[str, str]
+) -> None:
+    project = bake(tmp_path, **answers)
+    hooks = render_hooks(answers, tmp_path, project / "rendered-hooks")
+    assert [hook.name for hook in hooks] == ["post_gen_project.py", "pre_gen_project.py"]
+    assert not re.search(r"{{|{%", "".join(hook.read_text() for hook in hooks))
+    # In the project, so that its pyproject.toml's ruff settings apply (its Python's target).
+    run([tool("ruff"), "check", "--no-cache", "rendered-hooks"], cwd=project)
+    run([tool("ruff"), "format", "--check", "--no-cache", "rendered-hooks"], cwd=project)
+
+
 @pytest.mark.parametrize("license_name", choices("license"))
 def test_each_license_bakes_with_its_text_and_metadata(tmp_path: Path, license_name: str) -> None:
     project = bake(tmp_path, license=license_name, author_name="Ada Lovelace")
@@ -189,15 +263,18 @@ def test_the_recorded_answers_are_what_cruft_reads(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("database", "worker"), [(database, "no") for database in choices("database")]
-    + [("postgresql", "yes")],
+    ("database", "worker", "auth"), [(database, "no", "oidc") for database in choices("database")]
+    + [("postgresql", "yes", "oidc"), ("none", "no", "none"), ("postgresql", "no", "none")],
 )  # fmt: skip
 def test_the_compose_file_is_valid_for_each_database(
-    tmp_path: Path, database: str, worker: str
+    tmp_path: Path, database: str, worker: str, auth: str
 ) -> None:
-    project = bake(tmp_path, database=database, worker=worker)
+    project = bake(tmp_path, database=database, worker=worker, auth=auth)
     run([tool("docker-compose"), "--file", "compose.yaml", "config", "--quiet"], cwd=project)
     services = yaml.safe_load((project / "compose.yaml").read_text())["services"]
     assert ("migrate" in services) == (database != "none")
     assert ("db" in services) == (database == "postgresql")
     assert ("worker" in services) == (worker == "yes")
+    # The provider's settings, from the shell or .env (empty: the app refuses to start).
+    environment = services["app"]["environment"]
+    assert ("AUTH_ISSUER" in environment and "AUTH_AUDIENCE" in environment) == (auth == "oidc")

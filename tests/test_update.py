@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,8 @@ CHANGELOG_0_9_0 = """## [0.9.0] - 2026-12-01
 """
 ORDERS = "from {package} import health\nfrom {package}.health import router\n"
 ENV = {**GIT_ENV, **project_env("3.11")}
+# What the summary says on auth=none, taken by services from before the question.
+AUTH_NOTE = tomllib.loads((TEMPLATE / "updates" / "questions.toml").read_text())["auth"]["note"]
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -183,7 +186,7 @@ def test_an_update_moves_renames_deletes_adds_asks_and_runs_the_release_step(
     assert os.access(project / "scripts" / "check_dist.py", os.X_OK)
     assert summary["conflicts"] == []
     assert summary["questions"] == [
-        {"question": NEW_QUESTION[0], "value": NEW_QUESTION[1][0], "how": "default"}
+        {"question": NEW_QUESTION[0], "value": NEW_QUESTION[1][0], "how": "default", "note": ""}
     ]
     (step,) = summary["migrations"]
     assert (step["step"], step["ok"]) == ("0.9.0", True)
@@ -215,10 +218,17 @@ def test_another_answer_for_a_new_question_keeps_what_it_leaves_out(
     code, summary = update(project, "--ref", template_repo.head, "--answer", "kubernetes=no")
     assert (code, summary["result"]) == (0, "updated"), summary
     assert sorted(summary["questions"], key=lambda question: question["question"]) == [
-        {"question": "kubernetes", "value": "no", "how": "--answer"},
-        {"question": "worker", "value": "no", "how": "default"},  # added since, too
+        # Added since, too: auth takes what the template gives services from before it, its
+        # note saying how to turn it on (the pull request quotes it); worker its default.
+        {"question": "auth", "value": "none", "how": "earlier releases", "note": AUTH_NOTE},
+        {"question": "kubernetes", "value": "no", "how": "--answer", "note": ""},
+        {"question": "worker", "value": "no", "how": "default", "note": ""},
     ]
+    earlier = "new question: the answer for services from earlier releases"
+    assert f"- auth = none ({earlier}): {AUTH_NOTE}\n" in summary["body"]
+    assert "--answer auth=oidc" in AUTH_NOTE
     assert not (project / "k8s").exists()
+    assert not (project / "src" / "answered" / "auth").exists()
     assert not [line for line in status(project) if "k8s" in line]
 
 

@@ -89,6 +89,8 @@ class UpgradePath:
 # - from 0.2.0: 0.3.0 moved the database's wiring out of app.py into <package>/database/, so
 #   with a database app.py's import line and router block change again: app.py conflicts.
 #   Without one, app.py's changes are elsewhere and merge; nothing else the team edited changed.
+# - from 0.3.0: the update answers the new question auth with none (updates/questions.toml), so
+#   app.py, settings.py and pyproject.toml render as they did: nothing conflicts.
 APP = frozenset({"{package}/app.py"})
 APP_PYPROJECT = frozenset({"{package}/app.py", "pyproject.toml"})
 NONE: frozenset[str] = frozenset()
@@ -103,6 +105,8 @@ PATHS = [
     UpgradePath("0.2.0", "uv",    "none",       "src",  "3.13", NONE, "kubernetes=no"),
     UpgradePath("0.2.0", "pip",   "postgresql", "src",  "3.13", APP),
     UpgradePath("0.2.0", "pip",   "none",       "flat", "3.11", NONE),
+    UpgradePath("0.3.0", "uv",    "postgresql", "src",  "3.13", NONE),
+    UpgradePath("0.3.0", "pip",   "none",       "flat", "3.11", NONE),
 ]
 # fmt: on
 
@@ -202,12 +206,17 @@ def expected(paths: frozenset[str] | list[str], package: str) -> set[str]:
     return {name.replace("{package}", package) for name in paths}
 
 
-def new_questions(release: str) -> dict[str, Any]:
-    """The questions the working tree asks that the release didn't, with their defaults."""
+def new_questions(release: str) -> dict[str, tuple[Any, str]]:
+    """The questions the working tree asks that the release didn't, each with the answer an
+    update without a terminal takes, and how: what updates/questions.toml gives services from
+    earlier releases, or else the question's default."""
     old = json.loads(git(TEMPLATE, "show", f"{RELEASES[release]}:cookiecutter.json"))
     new = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+    earlier = tomllib.loads((TEMPLATE / "updates" / "questions.toml").read_text())
     return {
-        key: value[0] if isinstance(value, list) else value
+        key: (earlier[key]["answer"], "earlier releases")
+        if key in earlier
+        else (value[0] if isinstance(value, list) else value, "default")
         for key, value in new.items()
         if not key.startswith("_") and key not in old
     }
@@ -242,9 +251,16 @@ def test_the_update_keeps_the_teams_edits_and_reports_exactly_the_expected_confl
 
 @PER_PATH
 def test_new_questions_are_reported_with_their_values_and_recorded(updated: Updated) -> None:
-    asked = {q["question"]: q["value"] for q in updated.summary["questions"]}
-    assert asked == new_questions(updated.path.release)
-    assert all(q["how"] == "default" for q in updated.summary["questions"])
+    questions = updated.summary["questions"]
+    assert {q["question"]: (q["value"], q["how"]) for q in questions} == new_questions(
+        updated.path.release
+    )
+    # A service from before authentication keeps serving its clients without tokens; the pull
+    # request says so, and how to turn it on.
+    assert ("auth", "none") in [(q["question"], q["value"]) for q in questions]
+    assert "auth = none" in updated.summary["body"]
+    assert "--answer auth=oidc" in updated.summary["body"]
+    asked = {q["question"]: q["value"] for q in questions}
     recorded = json.loads((updated.project / ".cruft.json").read_text())
     assert recorded["commit"] == updated.summary["to_commit"]
     assert recorded["context"]["cookiecutter"].items() >= asked.items()
@@ -290,7 +306,9 @@ def test_every_other_file_is_what_a_bake_at_the_working_tree_writes(
 ) -> None:
     """Files the template deleted or renamed are gone; those it added are there; the rest,
     where the team left them alone, are the new template's, byte for byte."""
-    fresh = template_repo.bake(template_repo.head, tmp_path, **updated.path.answers)
+    # With the answers the update took for the questions added since (auth=none among them).
+    taken = {question["question"]: question["value"] for question in updated.summary["questions"]}
+    fresh = template_repo.bake(template_repo.head, tmp_path, **(updated.path.answers | taken))
     package = updated.package_dir
     fresh_files = tracked_and_new_files_of(fresh)
     now = tracked_and_new_files(updated.project)
@@ -354,8 +372,11 @@ def test_the_updated_service_builds_and_its_image_answers_readyz(
             assert migrated.returncode == 0, migrated.stderr
         container = start(image, environment=options["environment"])
         assert wait_for_healthz(container) is not None, container.logs()
+        # Its clients call it as before, without tokens (auth=none).
         assert http(container, "GET", "/readyz") == (200, {"status": "ready"})
         assert http(container, "GET", "/orders") == (200, [])
+        if postgresql:
+            assert http(container, "GET", "/items")[0] == 200
     finally:
         remove_image(tag)
 

@@ -7,6 +7,7 @@ locks (every release's hook skips both when the context has `_commit`; cookiecut
 import json
 import os
 import sys
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,8 @@ from template_update.service import Refused
 # Not answers (the post-gen hook leaves them out of the record too): where and how a bake ran,
 # and the template's own settings.
 LOCAL_ONLY = {"_output_dir", "_repo_dir", "_checkout", "_lock", "_copy_without_render"}
+# Per question, the answer services from earlier releases get and a note on it (the file says why).
+EARLIER_ANSWERS = "updates/questions.toml"
 
 Answers = dict[str, Any]
 
@@ -64,12 +67,20 @@ def ask(question: str, default: Any, choices: Any, prompts: dict[str, Any]) -> A
     return read_user_variable(question, default, prompts)
 
 
+def earlier_answers(tree: Path) -> dict[str, dict[str, str]]:
+    """The template's answers for services baked before a question existed, where they are not
+    the question's default: {question: {"answer": ..., "note": ...}}."""
+    table = tree / EARLIER_ANSWERS
+    return tomllib.loads(table.read_text()) if table.is_file() else {}
+
+
 def answer_new_questions(
     tree: Path, answers: Answers, given: Answers, interactive: bool, name: str
 ) -> tuple[Answers, list[dict[str, Any]]]:
     """The answers for the template at `tree`: the recorded ones, those given (--answer), and
-    for each question the record lacks, the user's answer (at a terminal) or its default.
-    Returns them with the questions answered here, each with its value and how it was set."""
+    for each question the record lacks, the user's answer (at a terminal) or else the answer the
+    template gives services from earlier releases, or its default. Returns them with the
+    questions answered here, each with its value, how it was set and the template's note."""
     questions = template_questions(tree)
     unknown = sorted(set(given) - set(questions))
     if unknown:
@@ -80,17 +91,22 @@ def answer_new_questions(
     answers = {**answers, **given}
     new = [question for question in questions if question not in answers]
     defaults = rendered_context(tree, answers, name)
+    earlier = earlier_answers(tree)
     prompts = json.loads((tree / "cookiecutter.json").read_text()).get("__prompts__", {})
+    how = {}
     for question in new:
-        default = defaults[question]
+        offered = earlier[question]["answer"] if question in earlier else defaults[question]
         if interactive:
-            answers[question] = ask(question, default, questions[question], prompts)
+            answers[question] = ask(question, offered, questions[question], prompts)
+            how[question] = "answered"
         else:
-            answers[question] = default
+            answers[question] = offered
+            how[question] = "earlier releases" if question in earlier else "default"
+    how |= dict.fromkeys(given, "--answer")
+    # Where the earlier releases' answer was taken, its note says what it means, how to change it.
+    notes = {q: entry["note"] for q, entry in earlier.items() if answers.get(q) == entry["answer"]}
     answered = [
-        {"question": question, "value": answers[question], "how": how}
-        for question, how in [(q, "answered" if interactive else "default") for q in new]
-        + [(q, "--answer") for q in given]
+        {"question": q, "value": answers[q], "how": how[q], "note": notes.get(q, "")} for q in how
     ]
     return answers, answered
 

@@ -17,13 +17,19 @@ def needs_a_human(summary: Summary) -> list[str]:
     return lines + [f"{path}: {why}" for path, why in summary["review"].items()]
 
 
-def question_lines(summary: Summary) -> list[str]:
+def question_lines(summary: Summary, before_note: str = ": ") -> list[str]:
+    """One line per question answered, each with the template's note on its answer, if any."""
     how = {
         "default": "new question, no terminal to ask at: its default",
         "answered": "new question, answered at the terminal",
         "--answer": "given with --answer",
+        "earlier releases": "new question: the answer for services from earlier releases",
     }
-    return [f"{q['question']} = {q['value']} ({how[q['how']]})" for q in summary["questions"]]
+    lines = []
+    for question in summary["questions"]:
+        line = f"{question['question']} = {question['value']} ({how[question['how']]})"
+        lines.append(f"{line}{before_note}{question['note']}" if question["note"] else line)
+    return lines
 
 
 def next_step(summary: Summary) -> str:
@@ -55,7 +61,8 @@ def text(summary: Summary) -> str:
         return f"{head}\n{summary['note']}\n{next_step(summary)}"
     rows = [("conflicts", path) for path in summary["conflicts"]]
     rows += [("review", f"{path}: {why}") for path, why in summary["review"].items()]
-    rows += [("question", line) for line in question_lines(summary)]
+    # A note goes on a line of its own, under its question's value (past the label's column).
+    rows += [("question", line) for line in question_lines(summary, "\n" + " " * 13)]
     rows += [
         ("migration", f"{m['step']}: {'ok' if m['ok'] else 'FAILED'}: {last}".rstrip(": "))
         for m in summary["migrations"]
