@@ -57,8 +57,10 @@ async def fetch_json(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
 
 def usable_keys(jwks: dict[str, Any], algorithms: list[str]) -> Keys:
     """The signing keys of a JWK set, each prepared for the accepted algorithms it can verify."""
+    if not isinstance(jwks.get("keys"), list):
+        raise ValueError("the key set has no list of keys")
     keys: Keys = {}
-    for jwk in jwks.get("keys", []):
+    for jwk in jwks["keys"]:
         if not isinstance(jwk, dict) or not isinstance(kid := jwk.get("kid"), str):
             continue
         if jwk.get("use", "sig") != "sig" or jwk.get("kty") == "oct":
