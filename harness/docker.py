@@ -20,6 +20,7 @@ import docker.errors
 from docker.models.containers import Container as SdkContainer
 
 from harness.commands import free_port, machine_share, run
+from harness.oidc import Issuer
 from harness.options import FULL_RUNS
 
 
@@ -44,10 +45,19 @@ class Image:
     tag: str
     key: str
     project: Path
+    issuer: Issuer | None = None  # the issuer its containers trust: auth=oidc images only
 
     @property
     def context(self) -> dict[str, str]:
         return FULL_RUNS[self.key]
+
+    def environment(self) -> dict[str, str]:
+        """What every container of the image needs beside its own settings: the issuer's."""
+        return self.issuer.environment() if self.issuer else {}
+
+    def authorization(self) -> dict[str, str]:
+        """Headers with a new token allowed every route (none without auth)."""
+        return self.issuer.authorization() if self.issuer else {}
 
     @property
     def package(self) -> str:
@@ -116,6 +126,7 @@ def run_once(
     image: Image, *command: str, timeout: float = 120, **options: Any
 ) -> subprocess.CompletedProcess[str]:
     """Runs a command in a new container (host network) to its end, like `docker run --rm`."""
+    options["environment"] = {**image.environment(), **options.get("environment", {})}
     with machine_share():
         container = engine().containers.run(
             image.tag, list(command) or None, detach=True, network_mode="host", **options
@@ -134,6 +145,7 @@ class Container:
     handle: SdkContainer
     port: int  # every container gets its own: they share the host's network
     run_at: float  # time.time() just before it was created
+    headers: dict[str, str] = field(default_factory=dict)  # what its clients send: a token
     url: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -179,11 +191,12 @@ def container_starter() -> tuple[StartContainer, Callable[[], None]]:
         **options: Any,
     ) -> Container:
         port, begin = free_port(), time.time()
+        environment = {"PORT": str(port), **image.environment(), **(environment or {})}
         handle = engine().containers.run(
             image.tag, list(command) or None, detach=True, network_mode="host",
-            environment={"PORT": str(port), **(environment or {})}, **options,
+            environment=environment, **options,
         )  # fmt: skip
-        container = Container(handle, port, begin)
+        container = Container(handle, port, begin, image.authorization())
         started.append(container)
         return container
 
@@ -209,13 +222,18 @@ def http_response(
     path: str,
     body: dict[str, object] | None = None,
     timeout: float = 5,
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[int, Mapping[str, str], object]:
-    """Status, headers and JSON body of one request (error statuses included)."""
+    """Status, headers and JSON body of one request (error statuses included), sent with the
+    container's headers (its token) unless `headers` replaces them."""
     request = urllib.request.Request(
         container.url + path,
         method=method,
         data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"},
+        headers={
+            "Content-Type": "application/json",
+            **(container.headers if headers is None else headers),
+        },
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -237,6 +255,19 @@ def wait_for_healthz(container: Container, timeout: float = 30) -> float | None:
                 return None
         time.sleep(0.01)
     return None
+
+
+def wait_for_readyz(container: Container, timeout: float = 30) -> int:
+    """The status of /readyz once it is 200, or the last one after `timeout`: a service is ready
+    once its database answers and (auth=oidc) it has fetched its issuer's keys."""
+    deadline, status = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            status = http_response(container, "GET", "/readyz", timeout=1)[0]
+            if status == 200:
+                break
+        time.sleep(0.05)
+    return status
 
 
 def wait_until_healthy(container: Container, timeout: float = 30) -> str:

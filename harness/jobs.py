@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.commands import free_port
-from harness.docker import Container, Image, StartContainer, wait_for_healthz
+from harness.docker import Container, Image, StartContainer, wait_for_readyz
 from harness.postgres import postgres_bin, psql
 
 # Quick enough for tests: heartbeats every 0.5 s and a lease of 2 s (a killed worker's job runs
@@ -72,7 +72,7 @@ class Stack:
 
     def serve(self) -> Container:
         self.web = self.start(self.image, environment=self.env())
-        assert wait_for_healthz(self.web) is not None, self.web.logs()[-3000:]
+        assert wait_for_readyz(self.web) == 200, self.web.logs()[-3000:]
         return self.web
 
     def worker(self, **environment: str) -> Container:
@@ -123,7 +123,7 @@ def post_items(
         request_id = f"req-{index}-{time.monotonic_ns()}"
         request = urllib.request.Request(
             f"{web.url}/items", method="POST", data=json.dumps({"name": name}).encode(),
-            headers={"Content-Type": "application/json", "X-Request-ID": request_id},
+            headers={"Content-Type": "application/json", "X-Request-ID": request_id, **web.headers},
         )  # fmt: skip
         deadline = time.monotonic() + retry_for
         while True:

@@ -18,6 +18,7 @@ from harness.docker import (
     make_build,
     remove_image,
 )
+from harness.oidc import Issuer, uses_oidc
 from harness.options import FULL_RUNS
 from harness.postgres import create_database, postgres_server
 from harness.pythons import project_command, project_env, runs_in_container
@@ -67,8 +68,8 @@ def new_database(postgres: str) -> Callable[[], str]:
 
 @pytest.fixture(scope="session")
 def locked_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """Bakes a FULL_RUNS combination with real locking, once per session (a pip lock takes
-    minutes); callers must not modify the project (copy it first)."""
+    """Bakes a FULL_RUNS combination with real locking, once per session; callers must not
+    modify the project (copy it first)."""
     baked: dict[str, Path] = {}
 
     def bake_locked(key: str) -> Path:
@@ -81,7 +82,7 @@ def locked_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], 
                 # The post-gen hook's `make lock` inherits this process's environment.
                 for name, value in (project_env(version) if lock_here else {}).items():
                     env.setenv(name, value)
-                with machine_share():  # locking a pip project keeps a core busy for minutes
+                with machine_share():  # locking keeps a core busy
                     project = bake(tmp_path_factory.mktemp("locked"), **context, _lock=lock_here)
             baked[key] = project
             if not lock_here:
@@ -90,6 +91,14 @@ def locked_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], 
         return baked[key]
 
     return bake_locked
+
+
+@pytest.fixture(scope="session")
+def issuer() -> Iterator[Issuer]:
+    """A local OpenID Connect issuer on 127.0.0.1 (harness/oidc.py), one per worker: the
+    auth=oidc images' containers trust it, their clients get tokens from it."""
+    with Issuer() as started:
+        yield started
 
 
 # ---- Docker: the engine, the generated projects' images, their containers ---------------------
@@ -119,16 +128,18 @@ def image(
     request: pytest.FixtureRequest,
     docker_engine: str,
     locked_project: Callable[[str], Path],
+    issuer: Issuer,
 ) -> Image:
     """Built with `make docker-build` (all cached when pytest returns to a combination after
-    another); the images go when the session ends."""
+    another); the images go when the session ends. An auth=oidc image's containers trust the
+    session's issuer and their clients send its tokens."""
     key = request.param
     project = locked_project(key)
     # The checkout's directory name in the tag: two clones can share one engine.
     tag = f"template-test-{TEMPLATE.name}-{key.lower()}:latest"
     make_build(project, tag, FULL_RUNS[key]["python_version"])
     BUILT.add(tag)
-    return Image(tag, key, project)
+    return Image(tag, key, project, issuer if uses_oidc(FULL_RUNS[key]) else None)
 
 
 @pytest.fixture

@@ -21,11 +21,13 @@ from harness.docker import (
     StartContainer,
     docker_cli,
     http,
+    http_response,
     migrated_database,
     remove_volume,
     run_once,
     run_options,
     wait_for_healthz,
+    wait_for_readyz,
     wait_until_healthy,
 )
 from harness.postgres import postgres_bin, psql
@@ -120,12 +122,17 @@ def test_answers_healthz_within_a_second_of_starting_then_is_healthy_ready_and_s
 
     container = start(image, **HEALTH_EVERY_SECOND, **database)
     assert wait_until_healthy(container) == "healthy", container.logs()
+    assert wait_for_readyz(container) == 200, container.logs()
     assert http(container, "GET", "/readyz") == (200, {"status": "ready"})
     if image.context["database"] != "none":
         status, item = http(container, "POST", "/items", {"name": "through the container"})
         assert status == 201
         assert http(container, "GET", "/items") == (200, [item])
         assert http(container, "GET", f"/items/{item['id']}") == (200, item)  # type: ignore[index]
+    if image.issuer:  # auth=oidc: the same request without a token is refused
+        status, headers, _ = http_response(container, "GET", "/me", headers={})
+        assert (status, headers["WWW-Authenticate"]) == (401, "Bearer")
+        assert http(container, "GET", "/me")[0] == 200
 
 
 def test_healthy_with_a_read_only_root_and_no_capabilities(
@@ -143,7 +150,7 @@ def test_healthy_with_a_read_only_root_and_no_capabilities(
     }
     container = start(image, **HEALTH_EVERY_SECOND, **hardened, **database)
     assert wait_until_healthy(container) == "healthy", container.logs()
-    assert http(container, "GET", "/readyz")[0] == 200
+    assert wait_for_readyz(container) == 200, container.logs()
 
 
 def test_the_dockerfile_passes_hadolint_with_every_ignore_explained(

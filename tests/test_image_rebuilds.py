@@ -116,7 +116,7 @@ def control_build(
 ) -> Iterator[tuple[subprocess.CompletedProcess[str], Image]]:
     """Builds a deliberately broken Dockerfile on the image's project; yields result and image."""
     (project_copy / "Dockerfile.control").write_text(dockerfile)
-    broken = Image(f"{image.tag.rsplit(':', 1)[0]}:{suffix}", image.key, project_copy)
+    broken = Image(f"{image.tag.rsplit(':', 1)[0]}:{suffix}", image.key, project_copy, image.issuer)
     python = image.context["python_version"]
     try:
         yield make_build(project_copy, broken.tag, python, False, "Dockerfile.control"), broken

@@ -28,7 +28,7 @@ from harness.docker import (
     http_response,
     migrated_database,
     remove_volume,
-    wait_for_healthz,
+    wait_for_readyz,
 )
 
 pytestmark = pytest.mark.docker
@@ -52,7 +52,7 @@ def served(
         container = start(
             image, **{**options, "environment": {**options["environment"], **environment}}
         )
-        assert wait_for_healthz(container) is not None, container.logs()
+        assert wait_for_readyz(container) == 200, container.logs()
         return container
 
     yield serve
@@ -180,14 +180,14 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
-def logged_trace_id(container: Container, request_id: str) -> str:
-    """The trace id in the request's JSON log line (written once the response is sent)."""
+def request_line(container: Container, request_id: str) -> dict[str, Any]:
+    """The request's JSON log line (written once the response is sent)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         for line in container.logs().splitlines():
             entry = json.loads(line) if line.startswith("{") else {}
             if entry.get("request_id") == request_id and entry["logger"].endswith(".access"):
-                return str(entry["trace_id"])
+                return dict(entry)
         time.sleep(0.1)
     raise AssertionError(f"no request line for {request_id}:\n{container.logs()[-3000:]}")
 
@@ -202,8 +202,13 @@ def test_a_request_trace_reaches_the_otlp_endpoint_with_the_logged_trace_id(
         OTEL_BSP_SCHEDULE_DELAY="100",  # ms; the default (5 s) only slows the test
     )
     route, _, request_id = traced_request(image, container)
-    trace_id = logged_trace_id(container, request_id)
+    line = request_line(container, request_id)
+    trace_id = str(line["trace_id"])
     assert re.fullmatch(r"[0-9a-f]{32}", trace_id) and int(trace_id, 16) != 0
+    if image.issuer and route == ITEM_ROUTE:  # the caller its token names, never the token
+        assert (line["caller"], line["client_id"]) == ("template-tests", "template-tests"), line
+        token = container.headers["Authorization"].split()[1]
+        assert token.split(".")[2] not in container.logs()
 
     # The server span of this very request (its trace id), named after the route template, from
     # this service; the receiver only sees it once its batch is sent (a span that ended earlier,

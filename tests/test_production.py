@@ -1,6 +1,7 @@
 """Production proof: the built image of each database flavour under load at 256 clients, against
-its own OpenAPI schema (schemathesis, every check), through a database outage, and through a
-SIGTERM with requests in flight. Against a real PostgreSQL on 127.0.0.1 and against SQLite.
+its own OpenAPI schema (schemathesis, every check, with a token and without), through a database
+outage, and through a SIGTERM with requests in flight. Against a real PostgreSQL on 127.0.0.1 and
+against SQLite. With auth=oidc, every request carries a token of the session's local issuer.
 
 Needs a Docker engine (deselect with -m "not docker"), wrk (Debian's package) and schemathesis
 (requirements-test.txt). Everything talks to 127.0.0.1 only; every run is bounded in time.
@@ -13,8 +14,9 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.parse
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from harness.docker import (
     http_response,
     migrated_database,
     remove_volume,
-    wait_for_healthz,
+    wait_for_readyz,
 )
 from harness.postgres import postgres_server
 from tests.params import image_keys_with, image_params
@@ -52,12 +54,12 @@ def serving(
     image: Image, start: StartContainer, new_database: Callable[[], str], tmp_path: Path
 ) -> Iterator[Container]:
     """A container of the image serving a migrated database: a fresh PostgreSQL database on the
-    session's server, or a new SQLite volume; answering /healthz."""
+    session's server, or a new SQLite volume; ready (with auth: the issuer's keys fetched)."""
     volume = f"template-test-{tmp_path.name}-{time.monotonic_ns()}"
     url = new_database() if image.context["database"] == "postgresql" else None
     try:
         container = start(image, **migrated_database(image, url, volume))
-        assert wait_for_healthz(container) is not None, container.logs()
+        assert wait_for_readyz(container) == 200, container.logs()
         yield container
     finally:
         remove_volume(volume)  # and the container using it
@@ -85,13 +87,20 @@ wrk.headers["Content-Type"] = "application/json"
 LOAD_SECONDS, REQUEST_TIMEOUT = 8, 10
 
 
+def wrk_headers(container: Container) -> list[str]:
+    """The container's headers (its token) as wrk's options: wrk sends them with each request."""
+    return [
+        option for name, value in container.headers.items() for option in ("-H", f"{name}: {value}")
+    ]
+
+
 def load(
     container: Container, database: str, method: str, clients: int, script: Path
 ) -> dict[str, float]:
     """One bounded wrk run (two threads, `clients` connections, LOAD_SECONDS) on /items."""
     command = [
         wrk(), "-t2", f"-c{clients}", f"-d{LOAD_SECONDS}s", f"--timeout={REQUEST_TIMEOUT}s",
-        "--script", str(script), f"{container.url}/items",
+        "--script", str(script), *wrk_headers(container), f"{container.url}/items",
     ]  # fmt: skip
     # The bound: the run, then every request still open reaching its timeout.
     result = subprocess.run(
@@ -130,22 +139,83 @@ def test_256_concurrent_clients_get_only_2xx_with_no_socket_errors_or_stall(
 EXCLUDED_CHECKS: dict[str, str] = {}
 
 
-@pytest.mark.parametrize("image", BOTH_DATABASES, indirect=True)
-def test_every_schemathesis_check_passes_against_the_running_container(
-    image: Image, serving: Container, tmp_path: Path
-) -> None:
+def schemathesis(
+    container: Container, tmp_path: Path, headers: Mapping[str, str]
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    """Every check against the container's OpenAPI document, each request sent with `headers`:
+    the result and the requests and responses it saw (HAR entries)."""
+    har = tmp_path / "schemathesis.har"
     command = [
-        tool("schemathesis"), "run", f"{serving.url}/openapi.json",
+        tool("schemathesis"), "run", f"{container.url}/openapi.json",
         "--checks", "all", "--max-examples", "50", "--request-timeout", "10",
         "--workers", "2", "--seed", "1", "--no-color", "--generation-database", "none",
+        # The answers' headers as sent (sanitized, WWW-Authenticate would read [Filtered]).
+        "--report-har-path", str(har), "--output-sanitize", "false",
     ]  # fmt: skip
+    command += [option for name, value in headers.items() for option in ("-H", f"{name}: {value}")]
     if EXCLUDED_CHECKS:
         command += ["--exclude-checks", ",".join(EXCLUDED_CHECKS)]
     # Its caches (.hypothesis/, .schemathesis/) go to the working directory: the test's own.
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     cases = re.search(r"Test cases:\s*(.*)", result.stdout)
-    print(f"schemathesis: {image.context['database']}: {cases[1] if cases else '?'}")
+    print(f"schemathesis: {'with' if headers else 'without'} a token: {cases[1] if cases else '?'}")
+    entries = json.loads(har.read_text())["log"]["entries"] if har.exists() else []
+    return result, entries
+
+
+@pytest.mark.parametrize("image", BOTH_DATABASES, indirect=True)
+def test_every_schemathesis_check_passes_against_the_running_container(
+    image: Image, serving: Container, tmp_path: Path
+) -> None:
+    result, _ = schemathesis(serving, tmp_path, serving.headers)
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+
+
+def protected_operations(container: Container) -> list[tuple[str, re.Pattern[str]]]:
+    """The operations the OpenAPI document says need a token: method and path pattern."""
+    document = http_response(container, "GET", "/openapi.json")[2]
+    assert isinstance(document, dict) and document["components"]["securitySchemes"], document
+    return [
+        (method.upper(), re.compile(re.sub(r"\{[^/]+\}", "[^/]+", path) + "$"))
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security")
+    ]
+
+
+# FastAPI reads and parses a JSON body before any dependency runs: a body that isn't JSON is
+# refused there (422, or 400 when it isn't even text), never reaching the token check or the route.
+NOT_JSON = {422: '"json_invalid"', 400: '"There was an error parsing the body"'}
+
+
+def refusal(entry: dict[str, Any]) -> str:
+    """How a request sent without a valid token was refused: `401` with a Bearer challenge, or
+    `not JSON` before the token check (NOT_JSON); anything else, with the request."""
+    response = entry["response"]
+    answered = {h["name"].lower(): h["value"] for h in response["headers"]}
+    text = response["content"].get("text", "")
+    if response["status"] == 401 and answered.get("www-authenticate", "").startswith("Bearer"):
+        return "401"
+    if NOT_JSON.get(response["status"], "\0") in text:
+        return "not JSON"
+    return f"{response['status']} {answered} {text[:200]} to {entry['request']}"
+
+
+@pytest.mark.parametrize("image", POSTGRES_ONLY, indirect=True)
+def test_without_a_token_protected_operations_answer_401_or_refuse_a_body_that_isnt_json(
+    image: Image, serving: Container, tmp_path: Path
+) -> None:
+    protected = protected_operations(serving)
+    result, entries = schemathesis(serving, tmp_path, {})
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+    answered: Counter[str] = Counter()
+    for entry in entries:
+        request = entry["request"]
+        path = urllib.parse.urlsplit(request["url"]).path
+        if any(request["method"] == m and pattern.match(path) for m, pattern in protected):
+            answered[refusal(entry)] += 1
+    print(f"schemathesis without a token: protected operations answered {dict(answered)}")
+    assert answered["401"] > 0 and set(answered) <= {"401", "not JSON"}, answered
 
 
 # ---- a database outage: 503 fast, ready again when the database is back, same process ----------
@@ -190,7 +260,7 @@ def test_a_database_outage_answers_503_fast_and_recovers_without_a_restart(
     with postgres_server() as server:
         url = server.create_database("outage")
         container = start(image, **migrated_database(image, url, None))
-        assert wait_for_healthz(container) is not None, container.logs()
+        assert wait_for_readyz(container) == 200, container.logs()
         assert get_items(container)[0] == 200, container.logs()
         before = container.attrs()
 
@@ -231,12 +301,12 @@ class Outcomes(Counter[str]):
             self[outcome] += 1
 
 
-def keep_requesting(port: int, stop: threading.Event, outcomes: Outcomes) -> None:
+def keep_requesting(container: Container, stop: threading.Event, outcomes: Outcomes) -> None:
     """GET /items over one keep-alive connection, again and again, until the server is gone."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=GRACE + 10)
+    connection = http.client.HTTPConnection("127.0.0.1", container.port, timeout=GRACE + 10)
     while not stop.is_set():
         try:
-            connection.request("GET", "/items?limit=5")
+            connection.request("GET", "/items?limit=5", headers=container.headers)
             response = connection.getresponse()
             response.read()
             closing = " closing" if response.will_close else ""
@@ -279,12 +349,12 @@ def test_sigterm_under_load_answers_accepted_requests_and_exits_0_in_the_grace_p
     options = migrated_database(image, new_database(), None)
     options["environment"]["GRACEFUL_SHUTDOWN_TIMEOUT"] = str(GRACE)
     container = start(image, **options)
-    assert wait_for_healthz(container) is not None, container.logs()
+    assert wait_for_readyz(container) == 200, container.logs()
     idle = [idle_connection(container.port) for _ in range(IDLE)]
     outcomes = Outcomes()
     stop = threading.Event()
     clients = [
-        threading.Thread(target=keep_requesting, args=(container.port, stop, outcomes))
+        threading.Thread(target=keep_requesting, args=(container, stop, outcomes))
         for _ in range(IN_FLIGHT)
     ]
     for client in clients:

@@ -109,10 +109,13 @@ def test_1000_items_created_under_load_each_get_their_jobs_effect_exactly_once(
     assert effects(lines) == Counter({item: 1 for _, _, item in posted})
     # Each job's lines carry its id and the id of the request that created its item.
     request_of = {item: request_id for request_id, _, item in posted}
+    # With auth, the caller of that request too (its token's `sub`, harness/oidc.py).
+    caller = "template-tests" if stack.image.issuer else None
     for line in lines:
         if EFFECT.fullmatch(line["message"]):
             assert line["request_id"] == request_of[line["item_id"]], line
             assert isinstance(line["job_id"], int)
+            assert line.get("caller") == caller, line
     assert metric(worker, "jobs_done_total", task="process_item") == ITEMS
     assert metric(worker, "job_duration_seconds_count", task="process_item") == ITEMS
     delays = start_delays(url)

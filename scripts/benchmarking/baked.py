@@ -10,14 +10,23 @@ GIT = ["git", "-c", "user.name=benchmark", "-c", "user.email=benchmark@localhost
 
 
 def bake_locked(
-    out: Path, python_version: str, package_manager: str = "uv", template: Path = TEMPLATE
+    out: Path,
+    python_version: str,
+    package_manager: str = "uv",
+    template: Path = TEMPLATE,
+    **answers: str,
 ) -> Path:
     """Bakes with locking on (the post-gen hook locks with project_env's variables, which the
     caller puts in os.environ) and commits the result: `make docker-build` labels the image with
     `git rev-parse HEAD`, which inside another repository without commits (a stray /tmp/.git)
     prints `HEAD` and breaks the build command."""
     project = bake(
-        out, template, package_manager=package_manager, python_version=python_version, _lock=True
+        out,
+        template,
+        package_manager=package_manager,
+        python_version=python_version,
+        _lock=True,
+        **answers,
     )
     lock = project / ("uv.lock" if package_manager == "uv" else "requirements.lock")
     if not lock.exists():

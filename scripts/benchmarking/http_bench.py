@@ -22,6 +22,7 @@ from benchmarking.load import (
 )
 from benchmarking.services import (
     SEED,
+    UNAUTHENTICATED_ROUTES,
     Service,
     bare,
     migrate_ours,
@@ -34,6 +35,7 @@ from benchmarking.services import (
 )
 from harness.commands import machine_share
 from harness.docker import Image, make_build, remove_image
+from harness.oidc import Issuer
 from harness.postgres import postgres_server
 from harness.pythons import project_env
 
@@ -62,14 +64,14 @@ def run_service(
     server = service.start()
     try:
         first_200_s = wait_ready(server, service.routes["health"], started)
-        check_routes(server, service.routes)
+        check_routes(server, service.routes, service.headers)
         time.sleep(0.5)
         idle_rss = rss_mib(server.pid)
         cells = []
         for route_name, route in service.routes.items():
             for clients in options.clients:
                 cell = measure(server, route, clients, options.timing, sessions,
-                               service.database, body_lua)  # fmt: skip
+                               service.database, body_lua, service.headers)  # fmt: skip
                 cells.append({"service": service.name, "round": round_, "route": route_name,
                               "clients": clients, **cell})  # fmt: skip
                 log(f"round {round_} {service.name} {route_name}@{clients}: "
@@ -115,6 +117,15 @@ def run_http(options: Options) -> None:
         log(f"building its image {tag}")
         make_build(ours, tag, options.python_version)
         stack.callback(remove_image, tag)
+        # The cost of checking a token: the same template baked without auth, GET by id beside.
+        log(f"baking, installing and building ours with auth=none in {work / 'ours-no-auth'}")
+        ours_no_auth = prepare_ours(
+            work / "ours-no-auth", options.template, options.python_version, auth="none"
+        )
+        tag_no_auth = f"benchmark-ours-no-auth:{os.getpid()}"
+        make_build(ours_no_auth, tag_no_auth, options.python_version)
+        stack.callback(remove_image, tag_no_auth)
+        issuer = stack.enter_context(Issuer())
         log(f"installing and generating the peer in {work / 'peer'}")
         peer_project = prepare_peer(work / "peer", python)
         body_lua = work / "body.lua"
@@ -127,8 +138,14 @@ def run_http(options: Options) -> None:
         sessions.psql(SEED.format(table="items"), "ours")
         sessions.psql(SEED.format(table="dummy_model"), "peer")
         services = [
-            ours_on_host(ours, ours_url, logs),
-            ours_in_image(Image(tag, "benchmark", ours), ours_url),
+            ours_on_host(ours, ours_url, logs, issuer),
+            ours_in_image(Image(tag, "benchmark", ours, issuer), ours_url),
+            ours_in_image(
+                Image(tag_no_auth, "benchmark", ours_no_auth),
+                ours_url,
+                "ours (image, auth=none)",
+                UNAUTHENTICATED_ROUTES,
+            ),
             peer(peer_project, database.port, logs),
             bare(work / "bare", ours, logs),
         ]

@@ -35,6 +35,7 @@ from harness.jobs import (
     start_delays,
     wait_until,
 )
+from harness.oidc import Issuer, uses_oidc
 from harness.options import FULL_RUNS, WORKER_KEY
 from harness.postgres import postgres_server, psql
 from harness.pythons import project_env
@@ -172,11 +173,11 @@ class JobOptions:
 def measure_jobs(options: JobOptions) -> None:
     context = FULL_RUNS[WORKER_KEY]
     start, remove_all = container_starter()
-    with tempfile.TemporaryDirectory() as out, postgres_server() as server:
+    with tempfile.TemporaryDirectory() as out, postgres_server() as server, Issuer() as issuer:
         os.environ.update(project_env(context["python_version"]))  # the post-gen hook's lock
         project = bake(Path(out), **context, _lock=True)
         make_build(project, TAG, context["python_version"])
-        image = Image(TAG, WORKER_KEY, project)
+        image = Image(TAG, WORKER_KEY, project, issuer if uses_oidc(context) else None)
         try:
             url = server.create_database("jobs")
             migrated_database(image, url, None)

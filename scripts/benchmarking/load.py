@@ -15,13 +15,15 @@ from benchmarking.services import Route, Server
 from harness.commands import MissingRequirement
 from harness.postgres import PostgresServer, postgres_bin
 
-# A JSON body with a distinct name per request; the method (POST, PUT) from WRK_METHOD.
+# A JSON body with a distinct name per request; the method (POST, PUT) from WRK_METHOD; the
+# Authorization header of the command line (-H), which headers given to wrk.format replace.
 BODY_LUA = """local method = os.getenv("WRK_METHOD") or "POST"
 local counter = 0
 request = function()
   counter = counter + 1
-  return wrk.format(method, nil, {["Content-Type"] = "application/json"},
-                    '{"name":"benchmark-' .. counter .. '"}')
+  local headers = {["Content-Type"] = "application/json",
+                   ["Authorization"] = wrk.headers["Authorization"]}
+  return wrk.format(method, nil, headers, '{"name":"benchmark-' .. counter .. '"}')
 end
 """
 # A request wrk gives up on counts as a socket error (timeout); the default 2 s would count the
@@ -44,10 +46,14 @@ def wrk_binary() -> str:
     return found
 
 
-def wrk(url: str, route: Route, clients: int, seconds: int, body_lua: Path) -> dict[str, object]:
-    """One wrk run: one thread (it needs ~15 % of a core), `clients` connections."""
+def wrk(
+    url: str, route: Route, clients: int, seconds: int, body_lua: Path, headers: dict[str, str]
+) -> dict[str, object]:
+    """One wrk run: one thread (it needs ~15 % of a core), `clients` connections, each request
+    with `headers`."""
     command = [wrk_binary(), "-t1", f"-c{clients}", f"-d{seconds}s", "--latency",
                "--timeout", WRK_TIMEOUT]  # fmt: skip
+    command += [option for name, value in headers.items() for option in ("-H", f"{name}: {value}")]
     env = dict(os.environ)
     if route.method != "GET":
         command += ["-s", str(body_lua)]
@@ -100,23 +106,42 @@ class SessionCounter:
         return len(re.findall(pattern, text, re.MULTILINE))
 
 
+def processes(pid: int) -> list[int]:
+    """A server process and its descendants (a supervisor's workers)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return []
+    return [pid, *(p for child in children for p in processes(int(child)))]
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (its threads included)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    """User + system CPU time of a server's processes (their threads included)."""
+    total = 0
+    for process in processes(pid):
+        with open(f"/proc/{process}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
 
 
 def rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        found = re.search(r"^VmRSS:\s+(\d+) kB", status.read(), re.MULTILINE)
-    return int(found[1]) / 1024 if found else 0.0
+    """Resident memory of a server's processes, added up."""
+    total = 0
+    for process in processes(pid):
+        with open(f"/proc/{process}/status") as status:
+            found = re.search(r"^VmRSS:\s+(\d+) kB", status.read(), re.MULTILINE)
+        total += int(found[1]) if found else 0
+    return total / 1024
 
 
-def request(url: str, route: Route, timeout: float = 5) -> tuple[int, bytes]:
+def request(
+    url: str, route: Route, timeout: float = 5, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     body = b'{"name": "benchmark-check"}' if route.method != "GET" else None
-    headers = {"Content-Type": "application/json"} if body else {}
-    sent = urllib.request.Request(url, data=body, method=route.method, headers=headers)
+    sent_headers = {"Content-Type": "application/json"} if body else {}
+    sent_headers |= headers or {}
+    sent = urllib.request.Request(url, data=body, method=route.method, headers=sent_headers)
     try:
         with urllib.request.urlopen(sent, timeout=timeout) as response:
             return response.status, response.read()
@@ -137,11 +162,11 @@ def wait_ready(server: Server, health: Route, started: float, timeout: float = 6
     raise RuntimeError(f"no answer from {server.url}{health.path}:\n{server.output()}")
 
 
-def check_routes(server: Server, routes: dict[str, Route]) -> None:
+def check_routes(server: Server, routes: dict[str, Route], headers: dict[str, str]) -> None:
     """One request on each route, which must answer its status: what wrk measures works (and the
-    code each route runs is imported and warm)."""
+    code each route runs is imported and warm; with auth, the issuer's keys fetched)."""
     for name, route in routes.items():
-        status, body = request(server.url + route.path, route)
+        status, body = request(server.url + route.path, route, headers=headers)
         if status != route.status:
             raise RuntimeError(
                 f"{name} {route.method} {route.path} answered {status}, not {route.status}: "
@@ -157,12 +182,13 @@ def measure(
     sessions: SessionCounter,
     database: str | None,
     body_lua: Path,
+    headers: dict[str, str],
 ) -> dict[str, object]:
     """A warm-up, then the measured run; CPU per request, new sessions, and the RSS after it."""
     url = server.url + route.path
-    wrk(url, route, clients, timing.warmup, body_lua)
+    wrk(url, route, clients, timing.warmup, body_lua, headers)
     mark, cpu = sessions.mark(), cpu_seconds(server.pid)
-    result = wrk(url, route, clients, timing.seconds, body_lua)
+    result = wrk(url, route, clients, timing.seconds, body_lua, headers)
     cpu = cpu_seconds(server.pid) - cpu
     time.sleep(0.2)  # a backend logs its session as it starts; give the last ones the time
     requests = int(result["requests"])  # type: ignore[call-overload]

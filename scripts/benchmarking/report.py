@@ -14,6 +14,9 @@ HEADER = ["route", "clients", "service", "requests/s: median (min-max)", "p50 ms
           "errors", "new DB sessions", "CPU µs/request", "RSS after MiB"]  # fmt: skip
 # The issue's goal for /healthz: ours at least this share of the bare app's requests/s.
 HEALTH_GOAL = 0.8
+# Checking a token costs GET by id under 10 %: the auth=oidc image with a token at least this
+# share of the auth=none image's requests/s.
+AUTH_GOAL = 0.9
 
 Cell = dict[str, object]
 
@@ -103,6 +106,7 @@ def ratios(rows: list[Cell], clients: list[int]) -> list[str]:
         line("ours (host)", "bare FastAPI", ["health"], HEALTH_GOAL),
         line("ours (host)", "peer", ROUTES),
         line("ours (image)", "ours (host)", ROUTES),
+        line("ours (image)", "ours (image, auth=none)", ["get"], AUTH_GOAL),
     ]
 
 
@@ -147,7 +151,8 @@ def processes_lines(processes: list[Cell]) -> list[str]:
 
 def routes_line(service: Service) -> str:
     routes = (f"{name} `{r.method} {r.path}` → {r.status}" for name, r in service.routes.items())
-    return f"- {service.name}: {', '.join(routes)}"
+    token = " (each request with a bearer token from a local issuer)" if service.headers else ""
+    return f"- {service.name}: {', '.join(routes)}{token}"
 
 
 def write(
@@ -167,9 +172,10 @@ def write(
         "",
         f"Rounds: {meta['rounds']}, the services' order alternating; each cell "
         f"{meta['warmup_s']} s of warm-up then {meta['seconds']} s measured, "
-        "`wrk -t1 -cN --timeout 10s`, one server process per service. Errors and new DB "
-        "sessions: per round. CPU: the server process's user + system time per request "
-        "(steadier than requests/s on a shared machine). RSS: the server process's VmRSS after "
+        "`wrk -t1 -cN --timeout 10s`, one worker process per service (Granian's beside its "
+        "supervisor). Errors and new DB sessions: per round. CPU: the server's processes' user + "
+        "system time per request (steadier than requests/s on a shared machine). RSS: their "
+        "VmRSS added up after "
         "the cell, the larger of the rounds. The host rows share one interpreter; the image has "
         "its own (Setup).",
         "",

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,6 +21,7 @@ import docker.errors
 from benchmarking.baked import bake_locked
 from harness.commands import free_port, run, tool
 from harness.docker import Container, Image, container_starter, run_once
+from harness.oidc import Issuer
 
 
 class Route(NamedTuple):
@@ -36,6 +37,8 @@ OURS_ROUTES = {
     "get": Route("GET", "/items/1", 200),
     "create": Route("POST", "/items", 201),
 }
+# Ours baked with auth=none, beside the default (auth=oidc) image: GET by id without a token.
+UNAUTHENTICATED_ROUTES = {name: OURS_ROUTES[name] for name in ("health", "get")}
 # The peer's dummy routes have no get-by-id; its create answers 200 `null`.
 PEER_ROUTES = {
     "health": Route("GET", "/api/health", 200),
@@ -70,8 +73,8 @@ async def healthz() -> dict[str, str]:
 # What each service runs on: printed by its interpreter.
 VERSIONS = """import importlib.metadata as m, platform
 found = []
-for name in ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic", "sqlalchemy",
-             "psycopg", "asyncpg"):
+for name in ("fastapi", "starlette", "granian", "uvicorn", "uvloop", "httptools", "pydantic",
+             "sqlalchemy", "psycopg", "asyncpg"):
     try:
         found.append(f"{name} {m.version(name)}")
     except m.PackageNotFoundError:
@@ -148,6 +151,7 @@ class Service:
     database: str | None  # where its new sessions are counted
     start: Callable[[], Server]
     versions: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every request: a token
 
 
 def version_line(command: list[str]) -> str:
@@ -157,12 +161,12 @@ def version_line(command: list[str]) -> str:
 # ---- ours ---------------------------------------------------------------------------------------
 
 
-def prepare_ours(work: Path, template: Path, python_version: str) -> Path:
-    """Baked (default answers but the Python, locking on) and installed with its `make install`.
-    Always baked afresh: the template is what is measured."""
+def prepare_ours(work: Path, template: Path, python_version: str, **answers: str) -> Path:
+    """Baked (default answers but the Python and `answers`, locking on) and installed with its
+    `make install`. Always baked afresh: the template is what is measured."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    project = bake_locked(work, python_version, template=template)
+    project = bake_locked(work, python_version, template=template, **answers)
     run(["make", "install"], cwd=project)
     return project
 
@@ -172,20 +176,30 @@ def migrate_ours(project: Path, database_url: str) -> None:
         env={"DATABASE_URL": database_url})  # fmt: skip
 
 
-def ours_on_host(project: Path, database_url: str, logs: Path) -> Service:
+def ours_on_host(project: Path, database_url: str, logs: Path, issuer: Issuer) -> Service:
+    """The default bake (auth=oidc) trusting the local issuer; every request with its token."""
+
     def start() -> Server:
         port = free_port()
-        env = {"DATABASE_URL": database_url, "HOST": "127.0.0.1", "PORT": str(port)}
+        env = {"DATABASE_URL": database_url, "HOST": "127.0.0.1", "PORT": str(port),
+               **issuer.environment()}  # fmt: skip
         command = [str(project / ".venv/bin" / project.name), "serve"]
         return HostServer(command, project, env, port, logs / "ours-host.log")
 
     python = [str(project / ".venv/bin/python")]
-    return Service("ours (host)", OURS_ROUTES, "ours", start, version_line(python))
+    versions = version_line(python)
+    return Service("ours (host)", OURS_ROUTES, "ours", start, versions, issuer.authorization())
 
 
-def ours_in_image(image: Image, database_url: str) -> Service:
+def ours_in_image(
+    image: Image,
+    database_url: str,
+    name: str = "ours (image)",
+    routes: dict[str, Route] = OURS_ROUTES,
+) -> Service:
     """The image as it ships (its CMD, one worker, JSON logs to Docker's log driver), on the
-    host's network; migrated by its own `migrate` first."""
+    host's network; migrated by its own `migrate` first. With auth, trusting the image's issuer
+    (harness/oidc.py) and every request with its token."""
     environment = {"DATABASE_URL": database_url}
     migrated = run_once(image, image.command, "migrate", environment=environment)
     if migrated.returncode != 0:
@@ -198,7 +212,7 @@ def ours_in_image(image: Image, database_url: str) -> Service:
         return ContainerServer(container)
 
     versions = run_once(image, "python", "-c", VERSIONS).stdout.strip()
-    return Service("ours (image)", OURS_ROUTES, "ours", start, versions)
+    return Service(name, routes, "ours", start, versions, image.authorization())
 
 
 # ---- the peer -----------------------------------------------------------------------------------
@@ -268,15 +282,16 @@ def peer(project: Path, postgres_port: int, logs: Path) -> Service:
 
 
 def bare(work: Path, ours: Path, logs: Path) -> Service:
-    """One route returning a dict, on our venv's uvicorn, uvloop and httptools; no access log."""
+    """One route returning a dict, on the server ours runs (our venv's Granian, HTTP/1.1, one
+    worker, uvloop); no access log."""
     work.mkdir(parents=True, exist_ok=True)
     (work / "bare_app.py").write_text(BARE_APP)
 
     def start() -> Server:
         port = free_port()
-        command = [str(ours / ".venv/bin/uvicorn"), "bare_app:app", "--app-dir", str(work),
-                   "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http",
-                   "httptools", "--no-access-log", "--log-level", "warning"]  # fmt: skip
+        command = [str(ours / ".venv/bin/granian"), "bare_app:app", "--interface", "asgi",
+                   "--http", "1", "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
+                   "--no-access-log", "--log-level", "warning"]  # fmt: skip
         return HostServer(command, work, {}, port, logs / "bare.log")
 
     return Service("bare FastAPI", BARE_ROUTES, None, start, "the venv of ours (host)")
