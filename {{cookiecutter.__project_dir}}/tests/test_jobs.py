@@ -201,7 +201,7 @@ def test_the_worker_processes_an_item_once_with_the_enqueuing_request_in_its_log
     done_before = counted("jobs_done_total", "process_item")
 
     async def scenario() -> tuple[int, int]:
-        fields = {"caller": "alice", "client_id": "reporting"}  # the request's (auth: its caller)
+        fields = {"caller": "alice", "client_id": "reporting"}  # e.g. the request's caller
         meta = {"request_id": "req-42", "enqueued_at": time.time(), "request_fields": fields}
         first = await process_item.defer_async(item_id=item_id, **{META: meta})
         async with running_worker(settings, queue):

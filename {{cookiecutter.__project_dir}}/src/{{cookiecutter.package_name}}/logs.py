@@ -1,6 +1,6 @@
 """Logs on stdout: JSON lines (or readable coloured lines, LOG_FORMAT=console), each carrying the
 id of the request it belongs to (middleware.py sets it and logs one line per request answered),
-and the fields the request's own code adds (add_request_fields: the caller, with auth)."""
+and the fields the request's own code adds (add_request_fields: e.g. the caller)."""
 
 import json
 import logging
