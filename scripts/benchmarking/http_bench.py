@@ -133,7 +133,7 @@ def run_http(options: Options) -> None:
         database = stack.enter_context(postgres_server())
         sessions = SessionCounter(database)
         ours_url, _ = database.create_database("ours"), database.create_database("peer")
-        migrate_ours(ours, ours_url)
+        migrate_ours(ours, ours_url, issuer)
         migrate_peer(peer_project, database.port)
         sessions.psql(SEED.format(table="items"), "ours")
         sessions.psql(SEED.format(table="dummy_model"), "peer")

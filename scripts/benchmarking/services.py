@@ -171,9 +171,10 @@ def prepare_ours(work: Path, template: Path, python_version: str, **answers: str
     return project
 
 
-def migrate_ours(project: Path, database_url: str) -> None:
+def migrate_ours(project: Path, database_url: str, issuer: Issuer) -> None:
+    """Its settings load whole, the issuer's (auth=oidc) among them."""
     run([str(project / ".venv/bin" / project.name), "migrate"], cwd=project,
-        env={"DATABASE_URL": database_url})  # fmt: skip
+        env={"DATABASE_URL": database_url, **issuer.environment()})  # fmt: skip
 
 
 def ours_on_host(project: Path, database_url: str, logs: Path, issuer: Issuer) -> Service:
