@@ -61,7 +61,7 @@ def team_edits(project: Path, package_dir: str, database: str) -> dict[str, str]
     (project / package_dir / "orders.py").write_text(orders.format(package=package))
     (project / "tests" / "test_orders.py").write_text(ORDERS_TEST)
     app = project / package_dir / "app.py"
-    imported = re.search(rf"^from {package} import (__version__, health.*)$", app.read_text(), re.M)
+    imported = re.search(rf"^from {package} import (__version__, .*)$", app.read_text(), re.M)
     assert imported, f"no import of the package's modules in {app}"
     names = ", ".join(sorted([*imported[1].split(", "), "orders"]))  # as isort has them
     replace_once(app, re.escape(imported[0]), f"from {package} import {names}")
