@@ -197,8 +197,11 @@ def test_a_detail_that_is_no_text_and_an_answer_without_a_body_pass_unchanged(
 
 # ---- heads and connections, against the server as `serve` runs it --------------------------------
 
-# The server's limits, small: what the tests below send goes past them.
+# The server's limits, small: what the tests below send goes past them. Every setting these tests
+# depend on is named here, so a default the team changes (more workers, say) can't fail them.
 SERVER_LIMITS = {
+    "WORKERS": "1",  # the connection cap is per worker: a second one would take the waiting one
+    "LOG_LEVEL": "info",
     "MAX_REQUEST_BODY_BYTES": "1000",
     "MAX_REQUEST_HEAD_BYTES": "8192",
     "REQUEST_HEAD_TIMEOUT": "2",
