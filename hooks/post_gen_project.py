@@ -1,6 +1,7 @@
 """Shape the baked project to the chosen options, then lock its dependencies.
 
-Quiet unless something needs the user's attention.
+Quiet unless something needs the user's attention, or a step is slow: then it says what it is
+doing and shows the tool's output.
 """
 
 import json
@@ -8,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 PACKAGE = "{{ cookiecutter.package_name }}"
@@ -93,6 +95,13 @@ OPTIONAL_PATHS = [
 ]
 
 LOCK_FILES = {"uv": "uv.lock", "pip": "requirements.lock and requirements-dev.lock"}
+# What `make lock` does, said when it takes longer than QUICK_SECONDS.
+LOCKING = {
+    "uv": "locking dependencies with uv (a few seconds)",
+    "pip": "locking dependencies with uv pip compile, installed into .tools/ first "
+    "(10 to 30 seconds)",
+}
+QUICK_SECONDS = 2
 # The commands `make lock` runs, each with how to get it (the Makefile reads PYTHON like this).
 PYTHON = os.environ.get("PYTHON", "python{{ cookiecutter.python_version }}")
 LOCK_TOOLS = {
@@ -193,16 +202,44 @@ def lock() -> None:
         )
     if missing:
         return
-    # S607: make as the user runs it (LOCK_TOOLS found it on PATH).
-    result = subprocess.run(["make", "lock"], capture_output=True, text=True, check=False)  # noqa: S607
-    if result.returncode != 0:
-        output = result.stdout + result.stderr
+    command = ["make", "--silent", "lock"]
+    returncode, output = run_shown_when_slow(command, LOCKING[PACKAGE_MANAGER])
+    if returncode != 0:
         detail = "\n".join(output.strip().splitlines()[-5:])
         print(
             f"warning: could not create {LOCK_FILES[PACKAGE_MANAGER]}: {lock_failure(output)}."
             f"\nThe project is complete otherwise: {finish} once that is fixed.\n{detail}",
             file=sys.stderr,
         )
+
+
+def run_shown_when_slow(command: list[str], doing: str) -> tuple[int, str]:
+    """Run command, keeping its output; still running after QUICK_SECONDS, it says what it is
+    doing and shows its output on stderr, so far and then as it comes. Returns the exit status
+    and the whole output."""
+    # S603: the commands are the hook's own (make as the user runs it, found on PATH).
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # noqa: S603
+    output = bytearray()
+    shown = threading.Event()
+    writing = threading.Lock()  # the output so far, then each chunk: in order, never twice
+
+    def show() -> None:
+        with writing:
+            print(f"{doing}...", file=sys.stderr, flush=True)
+            sys.stderr.buffer.write(output)
+            sys.stderr.buffer.flush()
+            shown.set()
+
+    timer = threading.Timer(QUICK_SECONDS, show)
+    timer.start()
+    while chunk := process.stdout.read1():
+        with writing:
+            output += chunk
+            if shown.is_set():
+                sys.stderr.buffer.write(chunk)
+                sys.stderr.buffer.flush()
+    timer.cancel()
+    return process.wait(), output.decode(errors="replace")
 
 
 def lock_failure(output: str) -> str:

@@ -68,8 +68,8 @@ def new_database(postgres: str) -> Callable[[], str]:
 
 @pytest.fixture(scope="session")
 def locked_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """Bakes a FULL_RUNS combination with real locking, once per session (a pip lock takes
-    minutes); callers must not modify the project (copy it first)."""
+    """Bakes a FULL_RUNS combination with real locking, once per session; callers must not
+    modify the project (copy it first)."""
     baked: dict[str, Path] = {}
 
     def bake_locked(key: str) -> Path:
@@ -82,7 +82,7 @@ def locked_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], 
                 # The post-gen hook's `make lock` inherits this process's environment.
                 for name, value in (project_env(version) if lock_here else {}).items():
                     env.setenv(name, value)
-                with machine_share():  # locking a pip project keeps a core busy for minutes
+                with machine_share():  # locking keeps a core busy
                     project = bake(tmp_path_factory.mktemp("locked"), **context, _lock=lock_here)
             baked[key] = project
             if not lock_here:

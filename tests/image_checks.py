@@ -30,7 +30,10 @@ def import_problem(image: Image) -> str | None:
     return None
 
 
-LEFTOVERS_PROBE = """
+# The local OpenID provider of `make dev` and the tests (auth=oidc) signs tokens the service
+# would accept while AUTH_ISSUER names it: its code must never be in an image.
+LOCAL_ISSUER_FILES = ("dev_issuer.py", "auth_fixtures.py")
+LEFTOVERS_PROBE = f"""
 import importlib.util, os, shutil
 found = [p for p in ("/root/.cache/uv", "/root/.cache/pip") if os.path.exists(p)]
 found += [t for t in ("uv", "gcc", "cc") if shutil.which(t)]
@@ -38,6 +41,7 @@ found += [m for m in ("pytest", "ruff", "mypy", "setuptools") if importlib.util.
 for top, dirs, files in os.walk("/"):
     dirs[:] = [d for d in dirs if os.path.join(top, d) not in ("/proc", "/sys", "/dev")]
     found += [os.path.join(top, n) for n in dirs + files if n == ".git" or n.startswith(".env")]
+    found += [os.path.join(top, n) for n in files if n in {LOCAL_ISSUER_FILES!r}]
 print(found)
 """
 

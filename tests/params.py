@@ -11,7 +11,13 @@ from harness.options import FULL_RUNS
 # Every test module is in one tier (the root Makefile runs each): what it costs decides.
 TIERS = {
     "render": ("test_rendering", "test_input_validation", "test_ci_workflow", "test_template_code"),
-    "project": ("test_generated_projects", "test_growth", "test_update", "test_upgrade_paths"),
+    "project": (
+        "test_generated_projects",
+        "test_dependency_bounds",
+        "test_growth",
+        "test_update",
+        "test_upgrade_paths",
+    ),
     "image": (
         "test_image",
         "test_image_rebuilds",
@@ -20,6 +26,7 @@ TIERS = {
         "test_observability",
         "test_hostile_clients",
         "test_worker",
+        "test_docs_browser",
         "test_auth_provider",
     ),
 }

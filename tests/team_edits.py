@@ -18,14 +18,14 @@ async def list_orders() -> list[dict[str, str]]:
     return []
 '''
 # With a database: the router takes a session from the package's database module, as the team's
-# routers do (0.3.0 moved it: its migration step rewrites this import).
+# routers do: <package>.db before 0.3.0, which moved it (its migration step rewrites this import).
 ORDERS_MODULE_WITH_A_DATABASE = '''"""The team's own resource: orders."""
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from {package}.db import get_session
+from {package}.{sessions} import get_session
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 
@@ -58,10 +58,14 @@ def team_edits(project: Path, package_dir: str, database: str) -> dict[str, str]
     README line, a setting's default changed. Returns each edited file and a line of the edit."""
     package = Path(package_dir).name
     orders = ORDERS_MODULE if database == "none" else ORDERS_MODULE_WITH_A_DATABASE
-    (project / package_dir / "orders.py").write_text(orders.format(package=package))
+    moved = (project / package_dir / "database" / "engines.py").is_file()  # 0.3.0 on
+    sessions = "database.engines" if moved else "db"
+    (project / package_dir / "orders.py").write_text(
+        orders.format(package=package, sessions=sessions)
+    )
     (project / "tests" / "test_orders.py").write_text(ORDERS_TEST)
     app = project / package_dir / "app.py"
-    imported = re.search(rf"^from {package} import (__version__, health.*)$", app.read_text(), re.M)
+    imported = re.search(rf"^from {package} import (__version__, .*)$", app.read_text(), re.M)
     assert imported, f"no import of the package's modules in {app}"
     names = ", ".join(sorted([*imported[1].split(", "), "orders"]))  # as isort has them
     replace_once(app, re.escape(imported[0]), f"from {package} import {names}")

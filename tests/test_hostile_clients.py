@@ -4,12 +4,16 @@ heads and slow bodies from many connections at once, a burst of connections beyo
 deliberately slow query. Each attack is bounded in connections and time, on 127.0.0.1.
 
 Asserted: each hostile request is answered 4xx/5xx at once, or cut off at its timeout; no answer
-is larger than ANSWER_BOUND; the good client sees only 2xx, with bounded latency; and at the end
-the container was never OOM-killed or restarted and its peak RSS stayed under RSS_BOUND.
+is larger than ANSWER_BOUND; connections past MAX_CONNECTIONS wait for a free one and are served,
+the server's descriptors bounded; the good client sees only 2xx, with bounded latency; and at the
+end the container was never OOM-killed or restarted and its processes' peak RSS stayed under
+RSS_BOUND.
 """
 
 import asyncio
+import contextlib
 import http.client
+import os
 import statistics
 import subprocess
 import threading
@@ -31,14 +35,13 @@ from harness.postgres import postgres_bin
 from tests.params import image_keys_with, image_params
 
 MEMORY_LIMIT = "256m"
-RSS_BOUND = 200 * 1024 * 1024  # the server's peak resident memory, all attacks included
+RSS_BOUND = 200 * 1024 * 1024  # the server processes' peak resident memory, all attacks included
 ANSWER_BOUND = 4096  # bytes of any answer to a hostile request, head and body
 MAX_CONNECTIONS = 300
 # Short timeouts keep the suite quick; the defaults (README: Limits) are longer, not different.
 LIMITS = {
     "REQUEST_HEAD_TIMEOUT": "2",
     "REQUEST_BODY_TIMEOUT": "3",
-    "KEEP_ALIVE_TIMEOUT": "2",
     "MAX_CONNECTIONS": str(MAX_CONNECTIONS),
     "DB_STATEMENT_TIMEOUT": "1",
     "DB_POOL_TIMEOUT": "2",
@@ -246,18 +249,54 @@ def test_slow_bodies_from_many_connections_are_cut_off_at_their_timeout(
     assert all(answer.size <= ANSWER_BOUND for answer in answers)
 
 
-def test_a_burst_beyond_the_connection_limit_is_answered_not_dropped(
+def processes(pid: int) -> list[int]:
+    """The process and its descendants (the server's supervisor and its workers); none if it
+    has just ended."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return []
+    return [pid, *(p for child in children for p in processes(int(child)))]
+
+
+def open_descriptors(pid: int) -> int:
+    """The most descriptors any of the container's processes has open (one that ended: 0)."""
+    counts = [0]
+    for process in processes(pid):
+        with contextlib.suppress(FileNotFoundError):
+            counts.append(len(os.listdir(f"/proc/{process}/fd")))
+    return max(counts)
+
+
+def test_a_burst_beyond_the_connection_limit_waits_and_is_served_not_dropped(
     served: Served, good: GoodClient
 ) -> None:
     burst = 2 * MAX_CONNECTIONS
-    answers = together(*[attack(served.container.port, head("GET", "/healthz"), deadline=10)
-                         for _ in range(burst)])  # fmt: skip
+    pid = int(served.container.state()["Pid"])
+    descriptors: list[int] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            descriptors.append(open_descriptors(pid))
+            done.wait(0.1)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        answers = together(*[attack(served.container.port, head("GET", "/healthz"), deadline=15)
+                             for _ in range(burst)])  # fmt: skip
+    finally:
+        done.set()
+        sampler.join()
     statuses = [answer.status for answer in answers]
-    # Served, or refused at once with a 503 (one that had already sent its request may see the
-    # refusal as a reset); none left hanging.
-    assert set(statuses) <= {200, 503, None}, statuses
-    assert statuses.count(200) > 0 and len(answers) - statuses.count(200) > 0
-    assert all(answer.seconds < 10 for answer in answers)
+    # Past MAX_CONNECTIONS a connection waits in the listen backlog until one closes (idle ones
+    # at REQUEST_HEAD_TIMEOUT), then is served; none is dropped or left hanging.
+    assert set(statuses) == {200}, statuses
+    assert all(answer.seconds < 15 for answer in answers)
+    # Never more connections open than the cap allows (and a reserve for the rest).
+    print(f"open descriptors at most {max(descriptors)}")
+    assert max(descriptors) <= MAX_CONNECTIONS + 128, max(descriptors)
 
 
 def test_a_slow_query_is_cancelled_at_its_timeout_and_answers_503(
@@ -283,14 +322,16 @@ def test_the_container_was_never_oom_killed_restarted_or_over_its_memory_bound(
     state = served.container.state()
     assert state["Running"] and not state["OOMKilled"], state
     assert served.container.attrs()["RestartCount"] == 0
-    status = Path(f"/proc/{state['Pid']}/status").read_text()
-    peak_kib = int(
-        next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]
-    )
+    peak_kib = 0
+    for process in processes(int(state["Pid"])):
+        status = Path(f"/proc/{process}/status").read_text()
+        peak_kib += int(
+            next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]
+        )
     latencies = served.good.latencies
     p99 = statistics.quantiles(latencies, n=100)[98]
     print(
-        f"peak RSS {peak_kib // 1024} MiB; good client: {len(latencies)} requests, "
-        f"p99 {p99:.3f} s, max {max(latencies):.3f} s"
+        f"peak RSS {peak_kib // 1024} MiB (processes added up); good client: "
+        f"{len(latencies)} requests, p99 {p99:.3f} s, max {max(latencies):.3f} s"
     )
     assert peak_kib * 1024 < RSS_BOUND, f"peak RSS {peak_kib // 1024} MiB"

@@ -1,5 +1,6 @@
 """Input validation: each bad answer is refused with its own one-line message, leaving nothing
-in the output directory or beside it. And a missing tool is named as the cause, with how to get it.
+in the output directory or beside it. And a missing tool is named as the cause, with how to get it;
+a slow lock says what it is doing and shows its output, a quick one says nothing.
 """
 
 from pathlib import Path
@@ -242,8 +243,42 @@ def test_a_missing_tool_is_named_with_how_to_install_it_and_the_project_is_kept(
     assert (project / "pyproject.toml").is_file()
 
 
+# ---- a slow step says what it is doing, a quick one nothing -----------------------------------
+
+SLOW_AND_QUICK_LOCKS = [
+    # (what a stand-in `make lock` runs, what the bake shows on stderr)
+    (
+        "echo resolving; sleep 6; echo resolved",
+        "locking dependencies with uv (a few seconds)...\nresolving\nresolved\n",
+    ),
+    ("echo resolved", ""),
+]
+
+
+@pytest.mark.parametrize(("make_lock", "shown"), SLOW_AND_QUICK_LOCKS, ids=["slow", "quick"])
+def test_a_slow_lock_is_announced_with_its_output_and_a_quick_one_is_silent(
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_lock: str,
+    shown: str,
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("git", "uv", "sh", "sleep"):
+        (bin_dir / name).symlink_to(tool(name))
+    make = bin_dir / "make"
+    make.write_text(f"#!{tool('sh')}\n{make_lock}\n")
+    make.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+
+    bake(tmp_path / "out", package_manager="uv", _lock=True)
+
+    assert capfd.readouterr().err == shown
+
+
 def test_the_dependency_names_the_hook_refuses_are_filled_in() -> None:
     """The reserved list is generated (scripts/refresh-dependency-names), never left empty."""
-    assert {"fastapi", "sqlalchemy", "alembic", "uvicorn", "pydantic", "psycopg"} <= (
+    assert {"fastapi", "sqlalchemy", "alembic", "granian", "pydantic", "psycopg"} <= (
         dependency_import_names()
     )

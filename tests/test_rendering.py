@@ -71,6 +71,7 @@ def expected_paths(context: dict[str, str], package: str) -> dict[str, bool]:
     return {
         f"{package_dir}/__init__.py": True,
         f"{package_dir}/app.py": True,
+        f"{package_dir}/swagger_ui.py": True,
         "src": context["layout"] == "src",
         "alembic.ini": has_db,
         "migrations/env.py": has_db,

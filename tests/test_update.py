@@ -77,7 +77,7 @@ def release_0_9_0(template_repo: TemplateRepo) -> str:
     (repo / PROJECT / "docs").mkdir()
     (repo / PROJECT / "docs" / "logo.png").write_bytes(LOGO)
     (repo / PROJECT / "scripts" / "check_dist.py").chmod(0o755)
-    edit(repo / PROJECT / "pyproject.toml", '"fastapi>=0.115"', '"fastapi>=0.116"')
+    edit(repo / PROJECT / "pyproject.toml", '"fastapi>=0.136"', '"fastapi>=0.137"')
     questions = [*json.loads((repo / "cookiecutter.json").read_text()).items()]
     private = [key for key, _ in questions].index("_lock")  # the questions come before
     questions = dict([*questions[:private], NEW_QUESTION, *questions[private:]])
@@ -306,7 +306,7 @@ def test_fleet_reports_then_updates_each_service_and_says_what_needs_a_look(
     bake(template_repo, release_0_9_0, services, "current")
     clean = bake(template_repo, template_repo.head, services, "clean")
     conflicting = bake(template_repo, template_repo.head, services, "conflicting")
-    edit(conflicting / "pyproject.toml", '"fastapi>=0.115"', '"fastapi>=0.118"')
+    edit(conflicting / "pyproject.toml", '"fastapi>=0.136"', '"fastapi>=0.138"')
     commit_all(conflicting, "Our own fastapi floor")
     dirty = bake(template_repo, template_repo.head, services, "dirty")
     (dirty / "README.md").write_text("work in progress\n")

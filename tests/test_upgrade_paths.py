@@ -11,8 +11,8 @@ working tree writes; and after a mechanical resolution (both sides kept, `ruff c
 without edits, goes through scripts/fleet end to end.
 
 A path's tests share one bake on one worker (xdist_group). pip paths lock their baseline with
-`uv pip compile` (the same hash-pinned format, seconds instead of the minutes pip-tools takes
-here): the lock the update writes is the project's own `make lock`, pip-tools.
+`uv pip compile` (the same hash-pinned format, seconds instead of the minutes the releases'
+pip-tools takes here): the lock the update writes is the updated project's own `make lock`.
 """
 
 import json
@@ -79,34 +79,35 @@ class UpgradePath:
 # The expectations, in ONE table: the files each path's update leaves in conflict, given the
 # edits of tests/team_edits.py. What they rest on (update them when the template
 # changes these files):
+# - pyproject.toml, every path: the team's dependency goes after the last one (psycopg with
+#   PostgreSQL, opentelemetry-instrumentation-fastapi without a database), whose floor the
+#   working tree raised to the lowest release that installs and passes `make check`
+#   (tests/test_dependency_bounds.py): the two changes touch, and conflict.
 # - from 0.1.0: 0.2.0 rewrote app.py's `from <package> import ...` line, to which the team adds
 #   `orders`, and the end of create_app, where the team includes its router beside the
-#   template's new metrics router: app.py conflicts. Without a database, the team's dependency
-#   goes after uvicorn, the last one, where 0.2.0 added uvloop, httptools and the rest:
-#   pyproject.toml conflicts too (with PostgreSQL the last dependency is psycopg, which 0.2.0
-#   left alone). The README line sits under the description (0.2.0 changed the README further
-#   down) and `workers` two lines from the settings 0.2.0 added: both merge.
+#   template's new metrics router: app.py conflicts. The README line sits under the description
+#   (0.2.0 changed the README further down) and `workers` two lines from the settings 0.2.0
+#   added: both merge.
 # - from 0.2.0: 0.3.0 moved the database's wiring out of app.py into <package>/database/, so
 #   with a database app.py's import line and router block change again: app.py conflicts.
 #   Without one, app.py's changes are elsewhere and merge; nothing else the team edited changed.
 # - from 0.3.0: the update answers the new question auth with none (updates/questions.toml), so
-#   app.py, settings.py and pyproject.toml render as they did: nothing conflicts.
-APP = frozenset({"{package}/app.py"})
-APP_PYPROJECT = frozenset({"{package}/app.py", "pyproject.toml"})
-NONE: frozenset[str] = frozenset()
+#   app.py and settings.py render as they did; pyproject.toml conflicts as on every path.
+PYPROJECT = frozenset({"pyproject.toml"})
+BOTH = frozenset({"{package}/app.py", "pyproject.toml"})
 # fmt: off
 PATHS = [
     #           release  manager  database      layout  python  conflicts  more answers
-    UpgradePath("0.1.0", "uv",    "postgresql", "src",  "3.13", APP),
-    UpgradePath("0.1.0", "uv",    "none",       "flat", "3.11", APP_PYPROJECT),
-    UpgradePath("0.1.0", "pip",   "postgresql", "flat", "3.11", APP,  "package_name=backend"),
-    UpgradePath("0.1.0", "pip",   "none",       "src",  "3.13", APP_PYPROJECT),
-    UpgradePath("0.2.0", "uv",    "postgresql", "flat", "3.11", APP),
-    UpgradePath("0.2.0", "uv",    "none",       "src",  "3.13", NONE, "kubernetes=no"),
-    UpgradePath("0.2.0", "pip",   "postgresql", "src",  "3.13", APP),
-    UpgradePath("0.2.0", "pip",   "none",       "flat", "3.11", NONE),
-    UpgradePath("0.3.0", "uv",    "postgresql", "src",  "3.13", NONE),
-    UpgradePath("0.3.0", "pip",   "none",       "flat", "3.11", NONE),
+    UpgradePath("0.1.0", "uv",    "postgresql", "src",  "3.13", BOTH),
+    UpgradePath("0.1.0", "uv",    "none",       "flat", "3.11", BOTH),
+    UpgradePath("0.1.0", "pip",   "postgresql", "flat", "3.11", BOTH,      "package_name=backend"),
+    UpgradePath("0.1.0", "pip",   "none",       "src",  "3.13", BOTH),
+    UpgradePath("0.2.0", "uv",    "postgresql", "flat", "3.11", BOTH),
+    UpgradePath("0.2.0", "uv",    "none",       "src",  "3.13", PYPROJECT, "kubernetes=no"),
+    UpgradePath("0.2.0", "pip",   "postgresql", "src",  "3.13", BOTH),
+    UpgradePath("0.2.0", "pip",   "none",       "flat", "3.11", PYPROJECT),
+    UpgradePath("0.3.0", "uv",    "postgresql", "src",  "3.13", PYPROJECT),
+    UpgradePath("0.3.0", "pip",   "none",       "flat", "3.11", PYPROJECT),
 ]
 # fmt: on
 
@@ -124,7 +125,7 @@ def package_dir(answers: dict[str, str], package: str) -> str:
 
 def lock(project: Path, answers: dict[str, str]) -> None:
     """uv: `make lock`. pip: `uv pip compile` into the same hash-pinned files (seconds; the
-    project's pip-tools takes minutes here and runs in the update itself)."""
+    releases' `make lock` runs pip-tools, minutes here; the update runs the new one)."""
     env = project_env(answers["python_version"])
     if answers["package_manager"] == "uv":
         run(["make", "lock"], cwd=project, env=env)

@@ -106,17 +106,33 @@ class SessionCounter:
         return len(re.findall(pattern, text, re.MULTILINE))
 
 
+def processes(pid: int) -> list[int]:
+    """A server process and its descendants (a supervisor's workers)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return []
+    return [pid, *(p for child in children for p in processes(int(child)))]
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (its threads included)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    """User + system CPU time of a server's processes (their threads included)."""
+    total = 0
+    for process in processes(pid):
+        with open(f"/proc/{process}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
 
 
 def rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        found = re.search(r"^VmRSS:\s+(\d+) kB", status.read(), re.MULTILINE)
-    return int(found[1]) / 1024 if found else 0.0
+    """Resident memory of a server's processes, added up."""
+    total = 0
+    for process in processes(pid):
+        with open(f"/proc/{process}/status") as status:
+            found = re.search(r"^VmRSS:\s+(\d+) kB", status.read(), re.MULTILINE)
+        total += int(found[1]) if found else 0
+    return total / 1024
 
 
 def request(

@@ -172,9 +172,10 @@ def write(
         "",
         f"Rounds: {meta['rounds']}, the services' order alternating; each cell "
         f"{meta['warmup_s']} s of warm-up then {meta['seconds']} s measured, "
-        "`wrk -t1 -cN --timeout 10s`, one server process per service. Errors and new DB "
-        "sessions: per round. CPU: the server process's user + system time per request "
-        "(steadier than requests/s on a shared machine). RSS: the server process's VmRSS after "
+        "`wrk -t1 -cN --timeout 10s`, one worker process per service (Granian's beside its "
+        "supervisor). Errors and new DB sessions: per round. CPU: the server's processes' user + "
+        "system time per request (steadier than requests/s on a shared machine). RSS: their "
+        "VmRSS added up after "
         "the cell, the larger of the rounds. The host rows share one interpreter; the image has "
         "its own (Setup).",
         "",

@@ -73,8 +73,8 @@ async def healthz() -> dict[str, str]:
 # What each service runs on: printed by its interpreter.
 VERSIONS = """import importlib.metadata as m, platform
 found = []
-for name in ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic", "sqlalchemy",
-             "psycopg", "asyncpg"):
+for name in ("fastapi", "starlette", "granian", "uvicorn", "uvloop", "httptools", "pydantic",
+             "sqlalchemy", "psycopg", "asyncpg"):
     try:
         found.append(f"{name} {m.version(name)}")
     except m.PackageNotFoundError:
@@ -283,15 +283,16 @@ def peer(project: Path, postgres_port: int, logs: Path) -> Service:
 
 
 def bare(work: Path, ours: Path, logs: Path) -> Service:
-    """One route returning a dict, on our venv's uvicorn, uvloop and httptools; no access log."""
+    """One route returning a dict, on the server ours runs (our venv's Granian, HTTP/1.1, one
+    worker, uvloop); no access log."""
     work.mkdir(parents=True, exist_ok=True)
     (work / "bare_app.py").write_text(BARE_APP)
 
     def start() -> Server:
         port = free_port()
-        command = [str(ours / ".venv/bin/uvicorn"), "bare_app:app", "--app-dir", str(work),
-                   "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http",
-                   "httptools", "--no-access-log", "--log-level", "warning"]  # fmt: skip
+        command = [str(ours / ".venv/bin/granian"), "bare_app:app", "--interface", "asgi",
+                   "--http", "1", "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
+                   "--no-access-log", "--log-level", "warning"]  # fmt: skip
         return HostServer(command, work, {}, port, logs / "bare.log")
 
     return Service("bare FastAPI", BARE_ROUTES, None, start, "the venv of ours (host)")

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 RECORD = ".cruft.json"
-# What `make lock` writes (uv; pip-tools): never merged, regenerated after the merge.
+# What `make lock` writes (uv; pip): never merged, regenerated after the merge.
 LOCK_FILES = ["uv.lock", "requirements.lock", "requirements-dev.lock"]
 TAIL_LINES = 15
 

@@ -1,4 +1,4 @@
-# pip and pip-tools: the environment, the locks, what ships, the audit.
+# pip: the environment, the locks, what ships, the audit.
 .PHONY: install lock dist-check audit
 PYTHON ?= python{{ cookiecutter.python_version }}
 
@@ -7,19 +7,27 @@ install:  ## Create .venv with the locked dependencies, dev tools and the projec
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --editable .
 
-# pip-tools lives in its own throwaway venv: it is needed only to write the locks. Pinned: 7.6
-# builds a wrong PyPI JSON URL (and hashes every file by downloading it), and with click 8.2+
-# 7.5 turns --no-index on. The runtime lock constrains the dev lock: both pin the same versions.
-# Index and find-links options stay out of the locks: they belong to the machine, not the project.
-PIP_COMPILE = .venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
-	--strip-extras --build-deps-for=wheel --no-emit-index-url --no-emit-find-links
+# The locks are pip-tools' format (hash-pinned requirements, what `pip install --require-hashes`
+# reads), written by uv's resolver: seconds where pip-compile takes minutes. uv is pinned and
+# installed by pip into .tools/ like the other tools, and resolves for its venv's Python, this
+# project's (never a download). The runtime lock constrains the dev lock: both pin the same
+# versions. Both hold the build requirements (setuptools, wheel), read from pyproject.toml: the
+# wheel is built without build isolation here and in the image. Index URLs stay out of the locks
+# (they belong to the machine). uv reads its own settings, not pip's: a private index is
+# UV_DEFAULT_INDEX, a TLS proxy's CA bundle SSL_CERT_FILE. Its resolution goes to stdout: only its
+# summary is shown.
+UV = uv==0.13.9
+BUILD_REQUIRES = $(PYTHON) -c 'import tomllib; \
+	print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'
+UV_PIP_COMPILE = .tools/$(UV)/bin/uv pip compile --python .tools/$(UV)/bin/python \
+	--generate-hashes --custom-compile-command "make lock"
 lock:  ## Re-resolve requirements*.lock after changing pyproject.toml (needs the package index)
-	$(PYTHON) -m venv .venv-lock
-	.venv-lock/bin/python -m pip install --quiet pip-tools==7.5.3 "click<8.2"
-	$(PIP_COMPILE) --output-file requirements.lock pyproject.toml
-	$(PIP_COMPILE) --extra dev --constraint requirements.lock \
-		--output-file requirements-dev.lock pyproject.toml
-	rm -rf .venv-lock
+	$(call run-tool,$(UV),uv --version)
+	build_requires=$$($(BUILD_REQUIRES)) && \
+	echo "$$build_requires" | $(UV_PIP_COMPILE) --output-file requirements.lock \
+		pyproject.toml - >/dev/null && \
+	echo "$$build_requires" | $(UV_PIP_COMPILE) --extra dev --constraint requirements.lock \
+		--output-file requirements-dev.lock pyproject.toml - >/dev/null
 
 # The editable install sees the whole source tree, so the tests can't tell what the wheel leaves
 # out: build it as the image build does, into a throwaway directory, and compare. setuptools

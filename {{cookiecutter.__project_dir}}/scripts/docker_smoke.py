@@ -15,8 +15,10 @@ import time
 import urllib.request
 
 PORT = os.environ.get("PORT", "{{ cookiecutter.port }}")
-# The service only needs a syntactically valid URL to start; /healthz never touches the database.
+# The service only needs settings that validate to start: /healthz touches no dependency
+# (nothing listens on port 9).
 ENVIRONMENT = {{ '["--env", "DATABASE_URL=postgresql://smoke@127.0.0.1:9/smoke"]' if cookiecutter.database == "postgresql" else "[]" }}
+{{- '\nENVIRONMENT += ["--env", "AUTH_ISSUER=http://127.0.0.1:9", "--env", "AUTH_AUDIENCE=smoke"]' if cookiecutter.auth == "oidc" }}
 
 
 def docker(*args: str) -> str:

@@ -27,6 +27,16 @@ def issuer() -> Iterator[Issuer]:
         yield issuer
 
 
+@pytest.fixture(scope="session", autouse=True)
+def auth_environment(issuer: Issuer) -> Iterator[None]:
+    """AUTH_ISSUER and AUTH_AUDIENCE in the environment for the whole session: Settings() reads
+    them, and so does a server a test starts before any test's own fixtures (test_limits.py)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUTH_ISSUER", issuer.url)
+        patch.setenv("AUTH_AUDIENCE", AUDIENCE)
+        yield
+
+
 @schemathesis.auth(refresh_interval=None, retry_on=[])
 class BearerToken:
     token = ""
@@ -40,10 +50,7 @@ class BearerToken:
 
 @pytest.fixture(autouse=True)
 def authorized_clients(issuer: Issuer, monkeypatch: pytest.MonkeyPatch) -> str:
-    """AUTH_ISSUER and AUTH_AUDIENCE in the environment (Settings() reads them), and a token
-    with every scope in every TestClient's default headers; returns the token."""
-    monkeypatch.setenv("AUTH_ISSUER", issuer.url)
-    monkeypatch.setenv("AUTH_AUDIENCE", AUDIENCE)
+    """A token with every scope in every TestClient's default headers; returns the token."""
     token = issuer.mint(ALL_SCOPES, lifetime=3600)
     init = TestClient.__init__
 

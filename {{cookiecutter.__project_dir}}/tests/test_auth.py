@@ -14,6 +14,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI, Security
 from fastapi.testclient import TestClient
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }} import cli
@@ -251,6 +255,17 @@ def test_the_request_line_names_the_caller_never_the_token(
     (line,) = [json.loads(line) for line in output.splitlines() if '"route": "/me"' in line]
     assert (line["caller"], line["client_id"], line["status"]) == ("alice", "reporting", 200)
     assert token.split(".")[2] not in output
+
+
+def test_the_span_names_the_caller(settings: Settings, issuer: Issuer) -> None:
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    with TestClient(create_app(settings, tracer_provider=provider), headers={}) as client:
+        client.get("/me", headers=bearer(issuer.mint(sub="alice", client_id="reporting")))
+    (server,) = [span for span in spans.get_finished_spans() if span.kind is SpanKind.SERVER]
+    assert server.attributes is not None
+    assert (server.attributes["caller"], server.attributes["client_id"]) == ("alice", "reporting")
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.auth.keys import SigningKeys
+from {{ cookiecutter.package_name }}.auth.keys import SigningKeys, usable_keys
 from {{ cookiecutter.package_name }}.settings import Settings
 from scripts.dev_issuer import Issuer, new_key
 from tests.auth_fixtures import AUDIENCE
@@ -51,6 +51,27 @@ def test_keys_are_fetched_at_start_up_and_then_the_service_is_ready(
         wait_for_fetches(provider, 1)
         assert client.get("/readyz").json().get("reason") != UNAVAILABLE
         assert me(client, provider.mint()) == 200
+
+
+def test_only_asymmetric_signing_keys_are_used_each_for_its_algorithms() -> None:
+    rsa = new_key().jwk()  # names its alg: RS256 only
+    ec = new_key("ES256").jwk()
+    del ec["alg"]  # names none: its curve decides (ES256)
+    jwks = {
+        "keys": [
+            rsa,
+            ec,
+            {"kty": "oct", "k": "c2VjcmV0", "kid": "a-shared-secret"},
+            rsa | {"kid": "for-encryption", "use": "enc"},
+            rsa | {"kid": None},
+            "not a key",
+        ]
+    }
+    keys = usable_keys(jwks, ["RS256", "PS256", "ES256"])
+    assert {kid: sorted(by_algorithm) for kid, by_algorithm in keys.items()} == {
+        rsa["kid"]: ["RS256"],
+        ec["kid"]: ["ES256"],
+    }
 
 
 def test_a_thousand_unknown_key_ids_cost_the_provider_at_most_one_fetch(

@@ -1,3 +1,4 @@
+import json
 import runpy
 import sys
 from importlib.metadata import version
@@ -5,36 +6,59 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
-from {{ cookiecutter.package_name }} import __version__, cli
+from {{ cookiecutter.package_name }} import __version__, cli, server
 
 
-@pytest.mark.parametrize(("workers", "builds_the_app_itself"), [("1", True), ("3", False)])
-def test_serve_runs_uvicorn_with_the_settings_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, workers: str, builds_the_app_itself: bool
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_serve_runs_granian_with_the_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, workers: str
 ) -> None:
     # Metrics of an earlier run of several workers: they must not add to this one's.
     stale = tmp_path / "counter_123.db"
     stale.write_bytes(b"")
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-    calls: list[tuple[Any, dict[str, Any]]] = []
-    monkeypatch.setattr(cli.uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    servers: list[tuple[str, dict[str, Any]]] = []
+
+    class Granian:
+        def __init__(self, target: str, **options: Any) -> None:
+            servers.append((target, options))
+
+        def serve(self) -> None:
+            pass
+
+    monkeypatch.setattr(server, "Granian", Granian)
     monkeypatch.setenv("PORT", "9001")
     monkeypatch.setenv("WORKERS", workers)
-    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.0/8")
+    monkeypatch.setenv("REQUEST_HEAD_TIMEOUT", "2.5")
 
     assert cli.main(["serve"]) == 0
 
-    ((app, options),) = calls
-    assert isinstance(app, FastAPI) is builds_the_app_itself
-    assert options["port"] == 9001
-    assert options["forwarded_allow_ips"] == "10.0.0.0/8"
-    assert options["proxy_headers"] is True
-    assert options["access_log"] is False  # the app logs each request itself
-    assert stale.exists() is builds_the_app_itself
-    if not builds_the_app_itself:
-        assert (app, options["factory"], options["workers"]) == (cli.APP_FACTORY, True, 3)
+    ((target, options),) = servers
+    assert (target, options["factory"]) == (server.APP_FACTORY, True)  # built in each worker
+    assert (options["port"], options["workers"]) == (9001, int(workers))
+    assert options["http1_settings"].header_read_timeout == 2500  # milliseconds
+    assert options["http1_settings"].max_buffer_size == 16 * 1024
+    assert options["workers_kill_timeout"] == 15
+    assert stale.exists() is (workers == "1")
+
+
+def test_each_worker_serves_the_app_with_the_clients_its_proxies_forward(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")
+    served = server.app()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:  # what TestClient takes
+        await served(scope, receive, send)
+
+    with TestClient(app) as client:
+        response = client.get("/healthz", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert response.status_code == 200
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["client"] for line in lines if "client" in line] == ["203.0.113.7"]
 
 
 def test_the_package_version_is_the_released_one() -> None:

@@ -169,7 +169,7 @@ def test_console_format_is_readable_lines_not_json(capsys: pytest.CaptureFixture
 def test_libraries_log_warnings_only_unless_debugging(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("info")
     logging.getLogger("alembic.runtime.plugins").info("setup plugin")
-    logging.getLogger("uvicorn.error").info("Started server process")
+    logging.getLogger("_granian").info("Spawning worker-1")
     logging.getLogger("sqlalchemy.engine").warning("a warning")
     assert [json.loads(line)["message"] for line in capsys.readouterr().out.splitlines()] == [
         "a warning"

@@ -1,4 +1,4 @@
-"""The application factory: `create_app()` builds a configured FastAPI app (uvicorn calls it)."""
+"""The application factory: `create_app()` builds a configured FastAPI app (server.py serves it)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from {{ cookiecutter.package_name }}.limits import BodyLimitsMiddleware
 from {{ cookiecutter.package_name }}.logs import configure_logging
 from {{ cookiecutter.package_name }}.middleware import RequestMiddleware
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.swagger_ui import add_swagger_ui
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -29,7 +30,7 @@ ShutdownStep = tuple[str, Callable[[], Awaitable[None]]]
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
-    # Runs after requests in flight finished (on SIGTERM, too). uvicorn's own start and stop
+    # Runs after requests in flight finished (on SIGTERM, too). The server's own start and stop
     # lines are filtered out with the libraries' (logs.py): the service says what it closed.
     steps: list[ShutdownStep] = app.state.shutdown_steps
     for done, step in steps:
@@ -49,12 +50,20 @@ def create_app(
     if tracer_provider is None and tracing.tracing_enabled():
         tracer_provider = tracing.otlp_tracer_provider()
 
-    app = FastAPI(title={{ cookiecutter.project_name | tojson }}, version=__version__, lifespan=lifespan)
+    # The docs page is swagger_ui.py's: FastAPI's own pages load Swagger UI and ReDoc from a CDN.
+    app = FastAPI(
+        title={{ cookiecutter.project_name | tojson }},
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     # Each dependency the service can't work without (a database, a queue) adds its check to
     # /readyz and its step to the shutdown, and names the errors that answer 503 while it is down.
     app.state.readiness_checks = []
     app.state.shutdown_steps = []
     add_error_handlers(app)
+    add_swagger_ui(app, settings)
     # The last added runs first: each request's id, metrics and log line (middleware.py), then
     # what its body may cost (limits.py).
     app.add_middleware(

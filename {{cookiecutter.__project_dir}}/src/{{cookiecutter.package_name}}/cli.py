@@ -1,24 +1,18 @@
 """The command line: `{{ cookiecutter.project_slug }} serve`, and the commands the project's parts add."""
 
 import argparse
-import gc
-import logging
 import os
 import pkgutil
 import sys
 import tempfile
 from collections.abc import Sequence
-from typing import Any
 
-import uvicorn
 from pydantic import ValidationError
 
+from {{ cookiecutter.package_name }} import server
 from {{ cookiecutter.package_name }}.logs import configure_logging
-from {{ cookiecutter.package_name }}.server import GuardedHttpToolsProtocol
 from {{ cookiecutter.package_name }}.settings import Settings
 
-# The application is imported only where it is built (see serve): this module stays light.
-APP_FACTORY = "{{ cookiecutter.package_name }}.app:create_app"
 # Read by prometheus-client when imported (metrics.py): set before the workers start.
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 # Commands besides serve: name -> (help, the function running it, given the settings). Each is
@@ -31,7 +25,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
 {% endif -%}
 {{ '    "worker": (\n        "run the background jobs until SIGTERM",\n        "%s.jobs.worker:run",\n    ),\n' % cookiecutter.package_name if cookiecutter.worker == "yes" }}}
-log = logging.getLogger(__name__)
 
 
 def load_settings() -> Settings:
@@ -59,43 +52,6 @@ def share_metrics_between_workers() -> None:
     os.environ[MULTIPROCESS_DIR] = directory  # the workers inherit it
 
 
-def serve(settings: Settings, *, reload: bool) -> None:
-    options: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "log_config": None,  # keep the logging configured in main()
-        "access_log": False,  # the app logs each request, with its fields (logs.py)
-        "proxy_headers": True,
-        "forwarded_allow_ips": settings.forwarded_allow_ips,
-        # SIGTERM: stop accepting, finish requests in flight, close idle keep-alive connections;
-        # after this many seconds the rest are cancelled and the process exits anyway.
-        "timeout_graceful_shutdown": settings.graceful_shutdown_timeout,
-        # httptools, with the limits on request heads and connections it lacks (server.py).
-        "http": GuardedHttpToolsProtocol,
-        "timeout_keep_alive": settings.keep_alive_timeout,
-        "backlog": 2048,  # a burst of connections waits to be accepted instead of being refused
-    }
-    GuardedHttpToolsProtocol.configure(settings)
-    log.info(
-        "serving on http://%s:%d with %d worker(s)", settings.host, settings.port, settings.workers
-    )
-    if reload or settings.workers > 1:
-        if settings.workers > 1:
-            share_metrics_between_workers()
-        # Every process uvicorn starts imports and builds the app itself.
-        uvicorn.run(APP_FACTORY, factory=True, reload=reload, workers=settings.workers, **options)
-        return
-    # One process: build the app here with the garbage collector paused, as start-up allocates
-    # only objects that live as long as the process (~0.1 s sooner to the first response).
-    gc.disable()
-    from {{ cookiecutter.package_name }}.app import create_app
-
-    app = create_app(settings)
-    gc.freeze()
-    gc.enable()
-    uvicorn.run(app, **options)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -108,7 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "serve":
-        serve(settings, reload=args.reload)
+        if settings.workers > 1:
+            share_metrics_between_workers()
+        server.serve(settings, reload=args.reload)
     else:
         pkgutil.resolve_name(COMMANDS[args.command][1])(settings)
     return 0

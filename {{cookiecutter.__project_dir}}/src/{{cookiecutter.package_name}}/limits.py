@@ -1,13 +1,16 @@
 """What a request's body may cost, enforced as it arrives (a plain ASGI middleware): its size
 (413), the memory of all bodies being received at once (503), and the time to receive it (408).
 
-Starlette and FastAPI read a body only through `receive`, and uvicorn stops reading the socket
-while 64 KiB wait unread, so a request holds at most MAX_REQUEST_BODY_BYTES (and a socket read)
-however its body arrives: with a Content-Length (refused before the app runs, and before uvicorn
-would send 100 Continue) or streamed in chunks (cut off at the limit). The answers are raised as
-HTTPExceptions, so the app's handler answers them in JSON, through the request's middleware (its
-id, log line, metrics); each closes the connection, so the rest of the body is never read. Once
-the app has started its response nothing can be answered: the server closes the connection.
+Starlette and FastAPI read a body only through `receive`, and the server reads the socket only
+as `receive` asks for more, so a request holds at most MAX_REQUEST_BODY_BYTES (and a socket
+read) however its body arrives: with a Content-Length (refused before the app runs, and before
+the server would send 100 Continue) or streamed in chunks (cut off at the limit). The answers
+are raised as HTTPExceptions, so the app's handler answers them in JSON, through the request's
+middleware (its id, log line, metrics); each closes the connection, so the rest of the body is
+never read. A client still sending when its 413 or 503 is decided has what it keeps sending read
+and dropped first (up to DRAIN_BYTES): a connection closed on unread bytes is reset, and the
+reset can reach the client before the answer does. Once the app has started its response
+nothing can be answered: the server closes the connection.
 """
 
 import asyncio
@@ -17,6 +20,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CLOSE = {"Connection": "close"}
+DRAIN_BYTES = 1 << 20
+DRAIN_PAUSE = 0.2  # seconds without a byte: the client has stopped sending
 
 
 class BodyTooLarge(HTTPException):
@@ -57,6 +62,7 @@ class BodyLimitsMiddleware:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await drain(scope, receive)
                 await answer(send, BodyTooLarge(self.max_bytes))
                 return
         deadline = asyncio.get_running_loop().time() + self.timeout
@@ -76,8 +82,10 @@ class BodyLimitsMiddleware:
             if message["type"] == "http.request":
                 size = len(message.get("body", b""))
                 if received + size > self.max_bytes:
+                    await drain(scope, receive)
                     raise BodyTooLarge(self.max_bytes)
                 if self.in_flight + size > self.max_total_bytes:
+                    await drain(scope, receive)
                     raise BodiesOverBudget
                 received += size
                 self.in_flight += size
@@ -107,3 +115,20 @@ async def answer(send: Send, error: HTTPException) -> None:
     headers += [(k.lower().encode(), v.encode()) for k, v in (error.headers or {}).items()]
     await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def drain(scope: Scope, receive: Receive) -> None:
+    """Reads and drops the rest of a request's body while it keeps coming, up to DRAIN_BYTES. Not
+    for a client waiting for 100 Continue before it sends: it is answered at once."""
+    if (b"expect", b"100-continue") in [(k, v.lower()) for k, v in scope["headers"]]:
+        return
+    dropped = 0
+    while dropped < DRAIN_BYTES:
+        try:
+            async with asyncio.timeout(DRAIN_PAUSE):
+                message = await receive()
+        except TimeoutError:
+            return
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+        dropped += len(message.get("body", b""))

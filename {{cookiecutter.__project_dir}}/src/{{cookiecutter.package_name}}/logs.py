@@ -1,6 +1,6 @@
 """Logs on stdout: JSON lines (or readable coloured lines, LOG_FORMAT=console), each carrying the
 id of the request it belongs to (middleware.py sets it and logs one line per request answered),
-and the fields the request's own code adds (add_request_fields: the caller, with auth)."""
+and the fields the request's own code adds (add_request_fields: e.g. the caller)."""
 
 import json
 import logging
@@ -19,9 +19,9 @@ request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 request_fields: ContextVar[dict[str, Any] | None] = ContextVar("request_fields", default=None)
 
 # Libraries log at WARNING and above (LOG_LEVEL=debug lets everything through): their set-up
-# chatter would bury the service's own lines. uvicorn's access log is replaced by the request
-# line below; the service says itself where it listens (cli.py).
-LIBRARY_LOGGERS = ("alembic", "sqlalchemy", "uvicorn", "opentelemetry", "httpx2")
+# chatter would bury the service's own lines. The request line below is the access log (the
+# server's is off); the service says itself where it listens (cli.py). `_granian`: the server's.
+LIBRARY_LOGGERS = ("alembic", "sqlalchemy", "_granian", "opentelemetry", "httpx2")
 
 # Functions adding fields to every line (tracing adds the current trace and span ids).
 _line_fields: list[Callable[[], dict[str, Any]]] = []
@@ -128,7 +128,7 @@ class ConsoleFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, log_format: str = "json") -> None:
-    """Send every logger, uvicorn's included, through one handler on stdout."""
+    """Send every logger, the server's included, through one handler on stdout."""
     # No formatter here shows the thread, process or task: don't collect them for every record
     # (the logging HOWTO's "Optimization"). logAsyncioTasks: Python 3.12 and newer.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
@@ -144,9 +144,6 @@ def configure_logging(level: str, log_format: str = "json") -> None:
         library.setLevel(logging.NOTSET if level == "debug" else logging.WARNING)
         library.handlers = []
         library.propagate = True
-    for name in ("uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers = []
-        logging.getLogger(name).propagate = True
 
 
 def route_template(scope: Scope) -> str:

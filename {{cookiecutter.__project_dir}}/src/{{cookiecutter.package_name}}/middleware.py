@@ -1,7 +1,7 @@
 """One plain ASGI middleware around every HTTP request: its id (in every log line the request
 causes, and in the response's X-Request-ID), its metrics (metrics.py), and one log line when it
 is answered: method, path, route, status, duration, client, and the fields the request's own
-code added (logs.add_request_fields: the caller, with auth). One middleware, one send wrapper and
+code added (logs.add_request_fields: e.g. the caller). One middleware, one send wrapper and
 one route lookup per request: what a request costs here is a fraction of what it costs the app.
 """
 

@@ -29,6 +29,8 @@ class Settings({{ "AuthSettings, " if cookiecutter.auth == "oidc" }}{{ "Database
     # On SIGTERM the server stops accepting and lets requests in flight finish for up to this
     # long. Keep it below the orchestrator's grace period (Kubernetes: 30 s, less its preStop wait).
     graceful_shutdown_timeout: int = Field(default=15, ge=1)
+    # /docs (Swagger UI, served by the service itself: swagger_ui.py); false: no pages, no files.
+    docs_enabled: bool = True
 
     # What one client can cost the service (README: Limits). Each protects against what it says.
     # 413 past this; a streamed body is cut off there: memory, and answers echoing the body.
@@ -38,16 +40,12 @@ class Settings({{ "AuthSettings, " if cookiecutter.auth == "oidc" }}{{ "Database
     max_request_bodies_in_flight_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
     # 408 when the body hasn't all arrived this long after the head: slow bodies holding a task.
     request_body_timeout: float = Field(default=30, gt=0)
-    # 431 past this many bytes of request line and headers: memory and parsing per connection.
-    max_request_head_bytes: int = Field(default=16 * 1024, ge=1024)
-    # 431 past this many header fields: CPU spent on header floods.
-    max_request_headers: int = Field(default=100, ge=10)
-    # 408 and closed when the head isn't in this long after the connection opened or the
-    # request's first byte: slowloris, and connections opened and left silent.
-    request_head_timeout: float = Field(default=10, gt=0)
-    # Idle keep-alive connections are closed after this: descriptors held by idle clients.
-    keep_alive_timeout: int = Field(default=5, ge=1)
-    # Connections per process (at most the open-file limit less 128): idle and slow ones are
-    # closed first, then new ones get 503: running out of descriptors, where new connections
-    # are dropped silently.
+    # 431 past this many bytes of request line and headers (the server's read buffer, at least
+    # 8 KiB): memory and parsing per connection. More than 100 header fields: 431 too (fixed).
+    max_request_head_bytes: int = Field(default=16 * 1024, ge=8 * 1024)
+    # The connection is closed when a head isn't in this long after the connection opened or
+    # the last response: slowloris, connections opened and left silent, idle keep-alive ones.
+    request_head_timeout: float = Field(default=10, ge=0.1, le=60)
+    # Connections a worker process has open at once (at most the open-file limit less 128):
+    # more wait in the listen backlog until one closes, instead of using up the descriptors.
     max_connections: int = Field(default=8192, ge=16)

@@ -57,8 +57,10 @@ async def fetch_json(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
 
 def usable_keys(jwks: dict[str, Any], algorithms: list[str]) -> Keys:
     """The signing keys of a JWK set, each prepared for the accepted algorithms it can verify."""
+    if not isinstance(jwks.get("keys"), list):
+        raise ValueError("the key set has no list of keys")
     keys: Keys = {}
-    for jwk in jwks.get("keys", []):
+    for jwk in jwks["keys"]:
         if not isinstance(jwk, dict) or not isinstance(kid := jwk.get("kid"), str):
             continue
         if jwk.get("use", "sig") != "sig" or jwk.get("kty") == "oct":
@@ -149,6 +151,7 @@ class SigningKeys:
             await asyncio.sleep(self.max_age if fresh else max(self.cooldown, MIN_RETRY_SECONDS))
 
     async def readiness(self) -> str | None:
+        """Until a first fetch succeeded, each probe waits for one (at most one per cooldown)."""
         if self.keys is None:
             await self.refresh(on_demand=True)
         return None if self.keys is not None else "identity provider's keys not fetched yet"

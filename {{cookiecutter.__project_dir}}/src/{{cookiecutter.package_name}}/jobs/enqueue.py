@@ -35,7 +35,7 @@ DEFER = text(
 
 class JobMeta(TypedDict, total=False):
     request_id: str | None  # the request that enqueued the job: in the worker's log lines
-    # That request's own fields (logs.add_request_fields; with auth, its caller): in them too.
+    # That request's own fields (logs.add_request_fields: e.g. its caller): in them too.
     request_fields: dict[str, Any]
     traceparent: str  # its trace (W3C Trace Context): the job's span joins the request's trace
     enqueued_at: float  # time.time() at enqueueing: the job's start delay is measured from it

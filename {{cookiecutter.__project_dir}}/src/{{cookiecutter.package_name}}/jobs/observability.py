@@ -21,7 +21,7 @@ from {{ cookiecutter.package_name }}.logs import add_line_fields, request_fields
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from procrastinate import JobContext
-    from procrastinate.worker import Worker
+    from procrastinate.middleware import WorkerMiddleware
 
 JOBS_DONE = Counter("jobs_done", "Jobs that succeeded", ["task"])
 JOBS_FAILED = Counter("jobs_failed", "Jobs that failed for good (status failed)", ["task"])
@@ -94,15 +94,13 @@ def job_span(
         yield
 
 
-def observe_jobs(
-    tracer_provider: TracerProvider | None,
-) -> Callable[[Callable[[], Awaitable[Any]], JobContext, Worker], Awaitable[Any]]:
+def observe_jobs(tracer_provider: TracerProvider | None) -> WorkerMiddleware:
     """A procrastinate worker middleware around every job: its log fields, span and metrics.
     The job's `meta` argument is taken off for the task's run (tasks don't declare it) and put
     back for procrastinate's closing log line."""
 
     async def middleware(
-        call_next: Callable[[], Awaitable[Any]], context: JobContext, worker: Worker
+        call_next: Callable[[], Awaitable[Any]], context: JobContext, worker: Any
     ) -> Any:
         job = context.job
         popped = job.task_kwargs.pop(META, None)
@@ -120,9 +118,9 @@ def observe_jobs(
             with job_span(tracer_provider, task, job.id, meta):
                 result = await call_next()
         except BaseException as error:
-            definition = worker.app.tasks.get(task)
-            retried = definition is not None and definition.get_retry_exception(
-                exception=error, job=job
+            strategy = context.task.retry_strategy
+            retried = strategy is not None and (
+                strategy.get_retry_decision(exception=error, job=job) is not None
             )
             (JOBS_RETRIED if retried else JOBS_FAILED).labels(task).inc()
             raise

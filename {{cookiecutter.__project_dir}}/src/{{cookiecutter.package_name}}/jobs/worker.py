@@ -8,6 +8,16 @@ worker meets in production.
   is lost on again and again fails instead, like one failing its attempts).
 - The database goes away: the worker stops its run, waits, and starts again when it is back,
   in the same process.
+
+Only procrastinate's documented interfaces are used: the worker runs through
+`App.run_worker_async` (its options, and cancelling its task: the graceful stop), a worker
+middleware, `Job.worker_id` and the `JobManager`'s calls. procrastinate (3.10) stops a worker's
+heartbeat as soon as it is asked to stop, before its running jobs end: a drain longer than
+WORKER_STALLED_AFTER would have them look abandoned, and another worker would run them a second
+time. So while the jobs drain, this module beats for the worker itself
+(`JobManager.update_heartbeat`, with the worker's id as its jobs carry it), until the worker has
+stopped. A release that keeps its own heartbeat through the drain makes that a few redundant
+updates of one row, nothing more.
 """
 
 from __future__ import annotations
@@ -17,14 +27,12 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import procrastinate
-from procrastinate import utils
 from procrastinate.exceptions import ConnectorException
 from procrastinate.jobs import Status
-from procrastinate.worker import Worker
 from sqlalchemy import make_url
 
 from {{ cookiecutter.package_name }} import tracing
@@ -43,6 +51,8 @@ from {{ cookiecutter.package_name }}.jobs.tasks import process_item
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
+    from procrastinate import JobContext
+    from procrastinate.middleware import WorkerMiddleware
 
     from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -59,20 +69,6 @@ QUEUE_DEPTH_SQL = (
     " WHERE status IN ('todo', 'doing') GROUP BY queue_name, status"
 )
 TASKS = (process_item,)  # importing tasks.py registers every task with the app
-
-
-class DrainingWorker(Worker):
-    """procrastinate 3.10 stops a worker's heartbeat before it waits for the running jobs
-    (Worker._shutdown): a drain longer than WORKER_STALLED_AFTER made them look abandoned, and
-    another worker ran them a second time. The heartbeat goes on until the drain is over
-    (procrastinate PR #1585; a private method, hence the <3.11 pin: check it on upgrade)."""
-
-    async def _shutdown(self, side_tasks: list[asyncio.Task[Any]]) -> None:
-        beating = [task for task in side_tasks if task.get_name() == "update_heartbeats"]
-        try:
-            await super()._shutdown([task for task in side_tasks if task not in beating])
-        finally:
-            await utils.cancel_and_capture_errors(beating)
 
 
 def run(settings: Settings) -> None:
@@ -168,19 +164,20 @@ async def run_worker(
     tracer_provider: TracerProvider | None,
 ) -> None:
     """One worker's run, from opening the queue until `stop` (then it drains) or a failure."""
+    worker_ids: set[int] = set()  # this run's worker, as its jobs name it
     async with app.open_async():
-        worker = DrainingWorker(
-            app=app,
-            concurrency=settings.worker_concurrency,
-            fetch_job_polling_interval=settings.worker_poll_interval,
-            shutdown_graceful_timeout=settings.worker_shutdown_timeout,
-            update_heartbeat_interval=settings.worker_heartbeat_interval,
-            stalled_worker_timeout=settings.worker_stalled_after,
-            install_signal_handlers=False,  # SIGTERM is `stop`'s
-            additional_context=context,
-            worker_middleware=[observe_jobs(tracer_provider)],
+        running = asyncio.create_task(
+            app.run_worker_async(
+                concurrency=settings.worker_concurrency,
+                fetch_job_polling_interval=settings.worker_poll_interval,
+                shutdown_graceful_timeout=settings.worker_shutdown_timeout,
+                update_heartbeat_interval=settings.worker_heartbeat_interval,
+                stalled_worker_timeout=settings.worker_stalled_after,
+                install_signal_handlers=False,  # SIGTERM is `stop`'s
+                additional_context=context,
+                worker_middleware=[observe_jobs(tracer_provider), note_worker(worker_ids)],
+            )
         )
-        running = asyncio.create_task(worker.run())  # type: ignore[no-untyped-call]
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -188,10 +185,39 @@ async def run_worker(
             log.info(
                 "stopping: running jobs get up to %s s to finish", settings.worker_shutdown_timeout
             )
-            worker.stop()  # type: ignore[no-untyped-call]
-        await running  # a failure raises here
+            running.cancel()  # procrastinate's graceful stop: no new job, running ones drain
+            await beat_while_draining(running, worker_ids, settings.worker_heartbeat_interval)
+        if not running.cancelled():
+            running.result()  # a failure raises here
         if not stop.is_set():  # it stopped itself: one of its connections failed
             raise ConnectorException("the worker stopped")
+
+
+def note_worker(worker_ids: set[int]) -> WorkerMiddleware:
+    """A worker middleware: the id of the worker running each job goes in `worker_ids`."""
+
+    async def middleware(
+        call_next: Callable[[], Awaitable[Any]], context: JobContext, worker: Any
+    ) -> Any:
+        if context.job.worker_id is not None:
+            worker_ids.add(context.job.worker_id)
+        return await call_next()
+
+    return middleware
+
+
+async def beat_while_draining(
+    running: asyncio.Task[None], worker_ids: set[int], interval: float
+) -> None:
+    """The workers' heartbeats, every `interval` seconds until `running` (the stopping worker)
+    is done: its draining jobs never look abandoned (see the module's docstring)."""
+    while not running.done():
+        for worker_id in worker_ids:
+            try:
+                await app.job_manager.update_heartbeat(worker_id)
+            except Exception as error:  # the database is down: the worker's run says so
+                log.debug("heartbeat skipped: %s", error)
+        await asyncio.wait({running}, timeout=interval)
 
 
 async def keep_beating(liveness: Liveness, stop: asyncio.Event) -> None:

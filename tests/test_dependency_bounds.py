@@ -1,0 +1,89 @@
+"""The dependency ranges a generated project declares are true at both ends.
+
+Its normal lock is one point inside them. A Dependabot update (or `uv lock --upgrade`) takes
+every dependency to its newest release at once; `uv lock --resolution lowest-direct` takes every
+dependency pyproject.toml names to the floor it declares (theirs to the newest that fits). At both
+ends the project installs (`make install`: a wheel for its Python, or a build that works) and
+`make check` passes on PostgreSQL. Nothing here lists packages: the ends are whatever
+pyproject.toml declares today, and a failure names the dependencies whose versions moved from
+the normal lock, so the floor to raise (or the release that broke) is in the message.
+
+For the default combination and the worker's, each on a copy of the session's locked bake (the
+same xdist group as test_generated_projects.py: baked once per test worker).
+"""
+
+import shutil
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.commands import run
+from harness.options import FULL_RUNS, WORKER_KEY
+from harness.pythons import project_command
+from tests.params import full_run_params
+
+DEFAULT_KEY = next(iter(FULL_RUNS))
+# uv's resolution strategies (UV_RESOLUTION): every dependency at its newest release, and every
+# direct dependency at its declared floor.
+RESOLUTIONS = ["highest", "lowest-direct"]
+# What a copy leaves behind: the environment is made again, caches of other versions mislead.
+NOT_COPIED = shutil.ignore_patterns(".venv", ".*_cache", "__pycache__", "coverage.xml")
+
+
+def locked_versions(lock_file: Path) -> dict[str, str]:
+    """Each package of a uv.lock and its version (versions, where the lock forks)."""
+    versions: dict[str, set[str]] = {}
+    for package in tomllib.loads(lock_file.read_text()).get("package", []):
+        if "version" in package:
+            versions.setdefault(package["name"], set()).add(package["version"])
+    return {name: ", ".join(sorted(found)) for name, found in versions.items()}
+
+
+def moved(normal: dict[str, str], resolved: dict[str, str]) -> list[str]:
+    """One line per package whose version differs between the normal lock and this one."""
+    return [
+        f"{name}: {normal.get(name, '-')} -> {resolved.get(name, '-')}"
+        for name in sorted(normal.keys() | resolved.keys())
+        if normal.get(name) != resolved.get(name)
+    ]
+
+
+@pytest.fixture(params=[p for p in full_run_params() if p.values[0] in (DEFAULT_KEY, WORKER_KEY)])
+def project_copy(
+    request: pytest.FixtureRequest, locked_project: Callable[[str], Path], tmp_path: Path
+) -> tuple[Path, Path, str]:
+    """A copy of the session's locked bake: (the bake, its copy, its Python version)."""
+    key = request.param
+    locked = locked_project(key)
+    copy = tmp_path / locked.name
+    shutil.copytree(locked, copy, ignore=NOT_COPIED)
+    return locked, copy, FULL_RUNS[key]["python_version"]
+
+
+@pytest.mark.parametrize("resolution", RESOLUTIONS)
+def test_make_check_passes_with_every_dependency_at_either_end_of_its_range(
+    project_copy: tuple[Path, Path, str], resolution: str, new_database: Callable[[], str]
+) -> None:
+    locked, project, version = project_copy
+    # `uv sync --locked` (make install) re-resolves with the same strategy, or refuses the lock.
+    env = {"UV_RESOLUTION": resolution, "TEST_DATABASE_URL": new_database()}
+
+    def in_project(argv: list[str]) -> tuple[int, str]:
+        command, command_env = project_command(version, argv, project, env)
+        result = run(command, cwd=project, env=command_env, timeout=1800, check=False)
+        return result.returncode, f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+
+    code, output = in_project(["uv", "lock", "--upgrade"])
+    assert code == 0, f"uv lock ({resolution}) found no resolution:\n{output}"
+    code, output = in_project(["make", "install", "check"])
+    if code != 0:
+        changes = moved(locked_versions(locked / "uv.lock"), locked_versions(project / "uv.lock"))
+        pytest.fail(
+            f"make install check fails with every dependency at its {resolution} version; "
+            f"what moved from the normal lock (normal -> {resolution}):\n  "
+            + ("\n  ".join(changes) or "nothing: the normal lock fails as well")
+            + f"\n--- output ---\n{output}",
+            pytrace=False,
+        )
