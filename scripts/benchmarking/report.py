@@ -80,12 +80,25 @@ def table(rows: list[Cell]) -> list[str]:
     return lines
 
 
-def ratio(rows: list[Cell], route: str, count: int, ours: str, other: str) -> float | None:
+def ratio(
+    rows: list[Cell], route: str, count: int, ours: str, other: str, key: str = "requests_per_s"
+) -> float | None:
     found = {r["service"]: r for r in rows if r["route"] == route and r["clients"] == count}
     a, b = found.get(ours, {}), found.get(other, {})
-    if "requests_per_s" not in a or "requests_per_s" not in b:
+    if a.get(key) is None or b.get(key) is None:
         return None
-    return float(a["requests_per_s"]) / float(b["requests_per_s"])  # type: ignore[arg-type]
+    return float(a[key]) / float(b[key])  # type: ignore[arg-type]
+
+
+def token_cost(rows: list[Cell], clients: list[int]) -> str:
+    """GET by id's CPU per request with a token over without: steadier than requests/s here."""
+    parts = []
+    for count in clients:
+        value = ratio(rows, "get", count, "ours (image)", "ours (image, auth=none)",
+                      "cpu_us_per_request")  # fmt: skip
+        if value is not None:
+            parts.append(f"get@{count} {value:.2f}x")
+    return f"- CPU per request, ours (image) with a token / auth=none: {', '.join(parts) or '—'}"
 
 
 def ratios(rows: list[Cell], clients: list[int]) -> list[str]:
@@ -107,6 +120,7 @@ def ratios(rows: list[Cell], clients: list[int]) -> list[str]:
         line("ours (host)", "peer", ROUTES),
         line("ours (image)", "ours (host)", ROUTES),
         line("ours (image)", "ours (image, auth=none)", ["get"], AUTH_GOAL),
+        token_cost(rows, clients),
     ]
 
 
