@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.commands import processes
 from harness.docker import (
     Container,
     Image,
@@ -247,16 +248,6 @@ def test_slow_bodies_from_many_connections_are_cut_off_at_their_timeout(
     assert {answer.status for answer in answers} == {408}, answers[:5]
     assert all(3 <= answer.seconds < 6 for answer in answers), [a.seconds for a in answers][:5]
     assert all(answer.size <= ANSWER_BOUND for answer in answers)
-
-
-def processes(pid: int) -> list[int]:
-    """The process and its descendants (the server's supervisor and its workers); none if it
-    has just ended."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except FileNotFoundError:
-        return []
-    return [pid, *(p for child in children for p in processes(int(child)))]
 
 
 def open_descriptors(pid: int) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarking.services import Route, Server
-from harness.commands import MissingRequirement
+from harness.commands import MissingRequirement, processes
 from harness.postgres import PostgresServer, postgres_bin
 
 # A JSON body with a distinct name per request; the method (POST, PUT) from WRK_METHOD; the
@@ -104,15 +104,6 @@ class SessionCounter:
             text = log.read().decode(errors="replace")
         pattern = rf"connection authorized: user=\S+ database={re.escape(database)}(?:\s|$)"
         return len(re.findall(pattern, text, re.MULTILINE))
-
-
-def processes(pid: int) -> list[int]:
-    """A server process and its descendants (a supervisor's workers)."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except FileNotFoundError:
-        return []
-    return [pid, *(p for child in children for p in processes(int(child)))]
 
 
 def cpu_seconds(pid: int) -> float:
