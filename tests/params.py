@@ -10,7 +10,13 @@ from harness.options import FULL_RUNS
 
 # Every test module is in one tier (the root Makefile runs each): what it costs decides.
 TIERS = {
-    "render": ("test_rendering", "test_input_validation", "test_ci_workflow", "test_template_code"),
+    "render": (
+        "test_rendering",
+        "test_input_validation",
+        "test_ci_workflow",
+        "test_template_code",
+        "test_onboarding_docs",
+    ),
     "project": (
         "test_generated_projects",
         "test_dependency_bounds",

@@ -106,6 +106,8 @@ def expected_paths(context: dict[str, str], package: str) -> dict[str, bool]:
         "LICENSE": True,
         "licenses": False,
         "README.md": True,
+        "AGENTS.md": True,
+        "CLAUDE.md": True,
         "Makefile": True,
         ".cruft.json": True,
         f"{package_dir}/jobs/worker.py": has_worker,
