@@ -194,7 +194,7 @@ def test_an_update_moves_renames_deletes_adds_asks_and_runs_the_release_step(
     assert (package / "orders.py").read_text() == ORDERS.format(package="moving").replace(
         "import health", "import probes as health"
     ).replace("moving.health", "moving.probes")
-    assert 'name = "fastapi", specifier = ">=0.116"' in (project / "uv.lock").read_text()
+    assert 'name = "fastapi", specifier = ">=0.137"' in (project / "uv.lock").read_text()
     assert summary["lock"] == "regenerated from the merged pyproject.toml"
 
     record = json.loads((project / ".cruft.json").read_text())
