@@ -25,7 +25,7 @@ from template_update.service import (
     run_step,
     write_record,
 )
-from template_update.summary import Summary, output
+from template_update.summary import Check, Lock, Result, StepRun, Summary, output
 from template_update.template import (
     Template,
     changelog_between,
@@ -36,7 +36,13 @@ from template_update.template import (
     version_name,
 )
 
-EXIT_STATUS = {"updated": 0, "up to date": 0, "needs review": 1, "behind": 1, "refused": 2}
+EXIT_STATUS = {
+    Result.UPDATED: 0,
+    Result.UP_TO_DATE: 0,
+    Result.NEEDS_REVIEW: 1,
+    Result.BEHIND: 1,
+    Result.REFUSED: 2,
+}
 NEVER_MERGED = [RECORD, *LOCK_FILES]
 
 
@@ -79,29 +85,6 @@ def given_answers(pairs: list[str]) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in pairs)
 
 
-def new_summary(service: Path) -> Summary:
-    return {
-        "service": service.name,
-        "path": str(service),
-        "result": "",
-        "note": "",
-        "from": "?",
-        "to": "?",
-        "from_commit": "",
-        "to_commit": "",
-        "conflicts": [],
-        "review": {},
-        "updated": [],
-        "added": [],
-        "removed": [],
-        "questions": [],
-        "migrations": [],
-        "lock": "",
-        "check": "",
-        "changelog": [],
-    }
-
-
 def commits(template: Template, record: dict, ref: str | None) -> tuple[str, str]:
     """The commit the service is at and the one to update to."""
     old = record.get("commit") or ""
@@ -114,61 +97,67 @@ def commits(template: Template, record: dict, ref: str | None) -> tuple[str, str
     return old, resolve(template, ref)
 
 
-def relock(service: Path, merged: Merged) -> str:
+def relock(service: Path, merged: Merged) -> tuple[Lock, str]:
     """Regenerates the lock from the merged pyproject.toml (lock files are never merged).
-    Returns what happened, for the summary."""
+    Returns what became of it, and the output's last lines if `make lock` failed."""
     if "pyproject.toml" in merged.conflicts:
-        return "not regenerated: pyproject.toml has conflicts; resolve them, then `make lock`"
+        return Lock.CONFLICTED, ""
     locked, tail = make(service, "lock")
-    return "regenerated from the merged pyproject.toml" if locked else f"failed: make lock\n{tail}"
+    return (Lock.REGENERATED, "") if locked else (Lock.FAILED, tail)
 
 
-def run_check(service: Path, merged: Merged, lock: str, wanted: bool) -> str:
+def run_check(service: Path, merged: Merged, lock: Lock, wanted: bool) -> tuple[Check, str]:
+    """`make install check`, where it can tell something; the output's last lines if it failed."""
     if merged.conflicts:
-        return "not run: conflicts to resolve first"
-    if lock.startswith(("failed", "not regenerated")):
-        return "not run: the lock is not up to date"
+        return Check.CONFLICTS, ""
+    if lock is not Lock.REGENERATED:
+        return Check.STALE_LOCK, ""
     if not wanted:
-        return "not run (--no-check)"
-    for target in ("install", "check"):
+        return Check.SKIPPED, ""
+    for target, failed in (("install", Check.INSTALL_FAILED), ("check", Check.CHECK_FAILED)):
         passed, tail = make(service, target)
         if not passed:
-            return f"failed: make {target}\n{tail}"
-    return "passed"
+            return failed, tail
+    return Check.PASSED, ""
 
 
-def update(service: Path, args: argparse.Namespace, workdir: Path, summary: Summary) -> Summary:
+def update(service: Path, args: argparse.Namespace, workdir: Path, summary: Summary) -> Result:
+    """Updates the service, filling in the summary as it goes; how the update ended."""
     record = read_record(service)
     if not args.check:
         require_clean_checkout(service)
     template = clone_template(args.template or record["template"], workdir / "template")
     old, new = commits(template, record, args.ref)
-    summary |= {"from": version_name(template, old), "to": version_name(template, new)}
-    summary |= {"from_commit": old, "to_commit": new}
+    summary.from_version, summary.to_version = (
+        version_name(template, old),
+        version_name(template, new),
+    )
+    summary.from_commit, summary.to_commit = old, new
     if args.check:
-        return summary | {"result": "up to date" if template.contains(old, new) else "behind"}
+        return Result.UP_TO_DATE if template.contains(old, new) else Result.BEHIND
     if new != old and template.contains(old, new):
         if args.ref:
             raise Refused(
-                f"{args.ref} ({summary['to']}) is older than the service's {summary['from']}: "
-                "the updater only moves a service forward"
+                f"{args.ref} ({summary.to_version}) is older than the service's "
+                f"{summary.from_version}: the updater only moves a service forward"
             )
-        return summary | {"result": "up to date", "note": f"ahead of {summary['to']}"}
+        summary.note = f"ahead of {summary.to_version}"
+        return Result.UP_TO_DATE
 
     old_tree = template.checkout(old, workdir / "old")
     new_tree = old_tree if new == old else template.checkout(new, workdir / "new")
     answers = recorded_answers(record)
     interactive = not args.no_input and sys.stdin.isatty()
-    new_answers, questions = answer_new_questions(
-        new_tree, answers, given_answers(args.answer), interactive, summary["to"]
+    new_answers, summary.questions = answer_new_questions(
+        new_tree, answers, given_answers(args.answer), interactive, summary.to_version
     )
-    new_context = rendered_context(new_tree, new_answers, summary["to"])
-    old_context = rendered_context(old_tree, answers, summary["from"])
+    new_context = rendered_context(new_tree, new_answers, summary.to_version)
+    old_context = rendered_context(old_tree, answers, summary.from_version)
     old_root = render(old_tree, old_context, record["template"], old, workdir / "old-render")
     new_root = render(new_tree, new_context, record["template"], new, workdir / "new-render")
 
     # From here on the service changes: nothing below refuses.
-    labels = [service.name, f"template {summary['from']}", f"template {summary['to']}"]
+    labels = [service.name, f"template {summary.from_version}", f"template {summary.to_version}"]
     merged = merge_renders(
         service, old_root, new_root, labels, [*NEVER_MERGED, *record.get("skip", [])]
     )
@@ -180,40 +169,35 @@ def update(service: Path, args: argparse.Namespace, workdir: Path, summary: Summ
         record
         | {"commit": new, "checkout": checkout, "context": {"cookiecutter": answers_recorded}},
     )
-    summary |= {
-        "conflicts": merged.conflicts,
-        "review": merged.review,
-        "updated": merged.updated,
-        "added": merged.added,
-        "removed": merged.removed,
-        "questions": questions,
-        "changelog": changelog_between(template, new_tree, old, new),
-    }
+    summary.conflicts, summary.review = merged.conflicts, merged.review
+    summary.updated, summary.added, summary.removed = merged.updated, merged.added, merged.removed
+    summary.changelog = changelog_between(template, new_tree, old, new)
     for step in migration_steps(template, new_tree, old, new):
-        passed, tail = run_step(step, service)
-        summary["migrations"].append({"step": step.stem, "ok": passed, "output": tail})
+        summary.migrations.append(StepRun(step.stem, *run_step(step, service)))
     if not git(service, "status", "--porcelain", "--", ".").stdout.strip():
-        return summary | {"result": "up to date", "lock": "kept", "check": "not run: no change"}
+        summary.lock, summary.check = Lock.KEPT, Check.NO_CHANGE
+        return Result.UP_TO_DATE
 
-    summary["lock"] = relock(service, merged)
-    summary["check"] = run_check(service, merged, summary["lock"], not args.no_check)
+    summary.lock, lock_failure = relock(service, merged)
+    summary.check, check_failure = run_check(service, merged, summary.lock, not args.no_check)
+    summary.failure_output = lock_failure or check_failure  # the check runs on a good lock only
     trouble = (
         merged.conflicts
         or merged.review
-        or any(not step["ok"] for step in summary["migrations"])
-        or not summary["check"].startswith(("passed", "not run (--no-check)"))
+        or not all(run.ok for run in summary.migrations)
+        or summary.check not in {Check.PASSED, Check.SKIPPED}
     )
-    return summary | {"result": "needs review" if trouble else "updated"}
+    return Result.NEEDS_REVIEW if trouble else Result.UPDATED
 
 
 def main(argv: list[str]) -> int:
     args = parse_arguments(argv)
     service = Path(args.project).resolve()
-    summary = new_summary(service)
+    summary = Summary(service.name, str(service))
     try:
         with tempfile.TemporaryDirectory(prefix="template-update-") as workdir:
-            summary = update(service, args, Path(workdir), summary)
+            summary.result = update(service, args, Path(workdir), summary)
     except Refused as refusal:
-        summary |= {"result": "refused", "note": str(refusal)}
+        summary.result, summary.note = Result.REFUSED, str(refusal)
     print(output(summary, args.json))
-    return EXIT_STATUS[summary["result"]]
+    return EXIT_STATUS[summary.result]

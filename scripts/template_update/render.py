@@ -23,6 +23,7 @@ from cookiecutter.prompt import (
 )
 
 from template_update.service import Refused
+from template_update.summary import Answer, How
 
 # Context keys that describe one bake on one machine, not the service (as the hook leaves out).
 # Not answers (the post-gen hook leaves them out of the record too): where and how a bake ran,
@@ -76,7 +77,7 @@ def earlier_answers(tree: Path) -> dict[str, dict[str, str]]:
 
 def answer_new_questions(
     tree: Path, answers: Answers, given: Answers, interactive: bool, name: str
-) -> tuple[Answers, list[dict[str, Any]]]:
+) -> tuple[Answers, list[Answer]]:
     """The answers for the template at `tree`: the recorded ones, those given (--answer), and
     for each question the record lacks, the user's answer (at a terminal) or else the answer the
     template gives services from earlier releases, or its default. Returns them with the
@@ -98,17 +99,14 @@ def answer_new_questions(
         offered = earlier[question]["answer"] if question in earlier else defaults[question]
         if interactive:
             answers[question] = ask(question, offered, questions[question], prompts)
-            how[question] = "answered"
+            how[question] = How.ASKED
         else:
             answers[question] = offered
-            how[question] = "earlier releases" if question in earlier else "default"
-    how |= dict.fromkeys(given, "--answer")
+            how[question] = How.EARLIER_RELEASES if question in earlier else How.DEFAULT
+    how |= dict.fromkeys(given, How.GIVEN)
     # Where the earlier releases' answer was taken, its note says what it means, how to change it.
     notes = {q: entry["note"] for q, entry in earlier.items() if answers.get(q) == entry["answer"]}
-    answered = [
-        {"question": q, "value": answers[q], "how": how[q], "note": notes.get(q, "")} for q in how
-    ]
-    return answers, answered
+    return answers, [Answer(q, answers[q], how[q], notes.get(q, "")) for q in how]
 
 
 @contextmanager

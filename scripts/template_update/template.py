@@ -22,6 +22,12 @@ def version_key(version: str) -> tuple[int, ...]:
 
 
 @dataclass
+class ChangelogSection:
+    version: str  # the release, or Unreleased
+    text: str  # the section, its heading included
+
+
+@dataclass
 class Template:
     source: str  # the URL or path it was cloned from
     clone: Path
@@ -136,7 +142,7 @@ def changelog_sections(tree: Path) -> dict[str, str]:
     }
 
 
-def changelog_between(template: Template, tree: Path, old: str, new: str) -> list[dict[str, str]]:
+def changelog_between(template: Template, tree: Path, old: str, new: str) -> list[ChangelogSection]:
     """The CHANGELOG sections (from `tree`, the new commit's files) an update from `old` to
     `new` brings: each release crossed, and Unreleased when `new` is no release."""
     sections = changelog_sections(tree)
@@ -145,7 +151,7 @@ def changelog_between(template: Template, tree: Path, old: str, new: str) -> lis
         names.append(UNRELEASED)
     # A heading alone (an empty Unreleased) says nothing.
     return [
-        {"version": name, "text": sections[name]}
+        ChangelogSection(name, sections[name])
         for name in names
         if name in sections and "\n" in sections[name]
     ]
