@@ -304,6 +304,7 @@ def test_fleet_reports_then_updates_each_service_and_says_what_needs_a_look(
 ) -> None:
     services = tmp_path / "services"
     bake(template_repo, release_0_9_0, services, "current")
+    bake(template_repo, RELEASES["0.1.0"], services, "early")
     clean = bake(template_repo, template_repo.head, services, "clean")
     conflicting = bake(template_repo, template_repo.head, services, "conflicting")
     edit(conflicting / "pyproject.toml", '"fastapi>=0.136"', '"fastapi>=0.138"')
@@ -320,6 +321,7 @@ def test_fleet_reports_then_updates_each_service_and_says_what_needs_a_look(
         "conflicting": "behind",
         "current": "up to date",
         "dirty": "behind",
+        "early": "behind",
     }
 
     code, rows = fleet(tmp_path, "--dir", str(services), "--apply", "--no-check")
@@ -331,10 +333,18 @@ def test_fleet_reports_then_updates_each_service_and_says_what_needs_a_look(
         "conflicting": (False, "v0.9.0", "needs review"),
         "current": (True, "v0.9.0", "up to date"),
         "dirty": (False, "?", "refused"),  # refused before the template is read
+        "early": (False, "v0.9.0", "updated"),
     }
     assert {"src/clean/health.py", "scripts/docker_smoke.py"} <= set(rows["clean"]["removed"])
     assert not (clean / "src" / "clean" / "health.py").exists()
-    assert rows["conflicting"]["details"] == "conflicts: pyproject.toml"
+    # The questions added since each service's release, answered without anyone: named, with
+    # the answers taken (auth: the one for services from before it).
+    assert rows["early"]["details"] == (
+        "answered by default: kubernetes=yes, worker=no, auth=none, tracing_backend=otlp"
+    )
+    assert rows["conflicting"]["details"] == (
+        "conflicts: pyproject.toml; answered by default: tracing_backend=otlp"
+    )
     assert rows["conflicting"]["lock"].startswith("not regenerated: pyproject.toml has conflicts")
     assert "<<<<<<< conflicting\n" in (conflicting / "pyproject.toml").read_text()
     assert "uncommitted changes" in rows["dirty"]["details"]
