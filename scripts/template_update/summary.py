@@ -113,7 +113,7 @@ class Summary:
     changelog: list[ChangelogSection] = field(default_factory=list)
 
 
-# The JSON's names for the fields whose names Python keeps for itself.
+# The JSON's names for the versions (`from` is Python's keyword; `to` goes with it).
 JSON_NAMES = {"from_version": "from", "to_version": "to"}
 
 
