@@ -44,9 +44,8 @@ OPTIONAL_PATHS = [
             f"{PACKAGE_DIR}/worker_settings.py",
             "tests/test_jobs.py",
             "tests/test_job_queue.py",
-            "k8s/base/worker-deployment.yaml",
-            "k8s/base/worker-pdb.yaml",
-            "k8s/base/worker-networkpolicy.yaml",
+            "k8s/components/worker",
+            "compose/worker.yaml",
         ],
     ),
     (
@@ -76,14 +75,19 @@ OPTIONAL_PATHS = [
             "tests/test_auth.py",
             "tests/test_auth_keys.py",
             "k8s/components/auth",
+            "compose/auth.yaml",
         ],
     ),
     (AUTH == "oidc" and DATABASE != "none", ["tests/test_auth_items.py"]),
     (PACKAGE_MANAGER == "uv", ["mk/uv.mk"]),
     (PACKAGE_MANAGER == "pip", ["mk/pip.mk"]),
-    # One SQLite file allows one pod: no autoscaler or disruption budget, a volume instead.
-    (DATABASE == "sqlite", ["k8s/base/pvc.yaml"]),
-    (DATABASE != "sqlite", ["k8s/base/hpa.yaml", "k8s/base/pdb.yaml"]),
+    # What the database decides in the Kubernetes components and the compose files. One SQLite
+    # file allows one pod: no autoscaler or disruption budget, a volume instead.
+    (DATABASE == "postgresql", ["k8s/components/postgresql", "compose/postgresql.yaml"]),
+    (DATABASE == "sqlite", ["k8s/components/sqlite", "compose/sqlite.yaml"]),
+    (DATABASE != "sqlite", ["k8s/components/autoscaled"]),
+    (DATABASE != "none", ["k8s/components/migrate", "compose/migrate.yaml"]),
+    (DATABASE == "none", ["compose/build.yaml"]),
     (
         "{{ cookiecutter.kubernetes }}" == "yes",
         ["k8s", "mk/kubernetes.mk", ".github/workflows/kubernetes.yml"],

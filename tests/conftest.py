@@ -19,9 +19,10 @@ from harness.docker import (
     remove_image,
 )
 from harness.oidc import Issuer, uses_oidc
-from harness.options import FULL_RUNS
+from harness.options import FULL_RUNS, choices
 from harness.postgres import create_database, postgres_server
 from harness.pythons import project_command, project_env, runs_in_container
+from tests.kubernetes_manifests import bake_each_database
 from tests.params import IMAGE_KEYS, TIERS, image_params
 
 TIER_OF = {module: tier for tier, modules in TIERS.items() for module in modules}
@@ -149,3 +150,22 @@ def start() -> Iterator[StartContainer]:
     start_container, remove_all = container_starter()
     yield start_container
     remove_all()
+
+
+# ---- Kubernetes: the manifests of a project per database (tests/kubernetes_manifests.py) -------
+
+
+@pytest.fixture(scope="module")
+def k8s_projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A project with Kubernetes manifests per database, baked once for the module."""
+    return bake_each_database(tmp_path_factory)
+
+
+@pytest.fixture(params=choices("database"))
+def k8s_database(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def k8s_project(k8s_projects: dict[str, Path], k8s_database: str) -> Path:
+    return k8s_projects[k8s_database]

@@ -29,6 +29,7 @@ TIERS = {
         "test_image_rebuilds",
         "test_production",
         "test_kubernetes",
+        "test_kubernetes_policies",
         "test_observability",
         "test_hostile_clients",
         "test_worker",

@@ -99,9 +99,17 @@ def expected_paths(context: dict[str, str], package: str) -> dict[str, bool]:
         "k8s/base/kustomization.yaml": has_k8s,
         "k8s/overlays/dev/kustomization.yaml": has_k8s,
         "k8s/overlays/production/kustomization.yaml": has_k8s,
-        "k8s/base/hpa.yaml": has_k8s and context["database"] != "sqlite",
-        "k8s/base/pdb.yaml": has_k8s and context["database"] != "sqlite",
-        "k8s/base/pvc.yaml": has_k8s and context["database"] == "sqlite",
+        "k8s/components/autoscaled/hpa.yaml": has_k8s and context["database"] != "sqlite",
+        "k8s/components/autoscaled/pdb.yaml": has_k8s and context["database"] != "sqlite",
+        "k8s/components/sqlite/pvc.yaml": has_k8s and context["database"] == "sqlite",
+        "k8s/components/postgresql": has_k8s and context["database"] == "postgresql",
+        "k8s/components/migrate": has_k8s and has_db,
+        "compose/build.yaml": not has_db,
+        "compose/migrate.yaml": has_db,
+        "compose/postgresql.yaml": context["database"] == "postgresql",
+        "compose/sqlite.yaml": context["database"] == "sqlite",
+        "compose/worker.yaml": has_worker,
+        "compose/auth.yaml": has_auth,
         ".github": context["ci"] == "github",
         "LICENSE": True,
         "licenses": False,
@@ -117,9 +125,9 @@ def expected_paths(context: dict[str, str], package: str) -> dict[str, bool]:
         "mk/worker.mk": has_worker,
         "tests/test_jobs.py": has_worker,
         "tests/test_job_queue.py": has_worker,
-        "k8s/base/worker-deployment.yaml": has_k8s and has_worker,
-        "k8s/base/worker-pdb.yaml": has_k8s and has_worker,
-        "k8s/base/worker-networkpolicy.yaml": has_k8s and has_worker,
+        "k8s/components/worker/worker-deployment.yaml": has_k8s and has_worker,
+        "k8s/components/worker/worker-pdb.yaml": has_k8s and has_worker,
+        "k8s/components/worker/worker-networkpolicy.yaml": has_k8s and has_worker,
         f"{package_dir}/auth/__init__.py": has_auth,
         f"{package_dir}/auth_settings.py": has_auth,
         "tests/auth_fixtures.py": has_auth,
@@ -129,7 +137,7 @@ def expected_paths(context: dict[str, str], package: str) -> dict[str, bool]:
         "scripts/dev_issuer.py": has_auth,
         "mk/auth.mk": has_auth,
         "k8s/components/auth/kustomization.yaml": has_k8s and has_auth,
-        "k8s/components": has_k8s and has_auth,
+        "k8s/components": has_k8s,
     }
 
 
@@ -273,11 +281,19 @@ def test_the_compose_file_is_valid_for_each_database(
     tmp_path: Path, database: str, worker: str, auth: str
 ) -> None:
     project = bake(tmp_path, database=database, worker=worker, auth=auth)
-    run([tool("docker-compose"), "--file", "compose.yaml", "config", "--quiet"], cwd=project)
-    services = yaml.safe_load((project / "compose.yaml").read_text())["services"]
+    # The stack as compose puts it together from compose.yaml and the files it includes.
+    command = [tool("docker-compose"), "--file", "compose.yaml", "config", "--format", "json"]
+    services = json.loads(run(command, cwd=project).stdout)["services"]
     assert ("migrate" in services) == (database != "none")
     assert ("db" in services) == (database == "postgresql")
     assert ("worker" in services) == (worker == "yes")
-    # The provider's settings, from the shell or .env (empty: the app refuses to start).
-    environment = services["app"]["environment"]
-    assert ("AUTH_ISSUER" in environment and "AUTH_AUDIENCE" in environment) == (auth == "oidc")
+    # The provider's settings, from the shell or .env (empty: the app refuses to start), for
+    # every command of the service.
+    for name in services.keys() - {"db"}:
+        environment = services[name].get("environment", {})
+        assert ("AUTH_ISSUER" in environment and "AUTH_AUDIENCE" in environment) == (
+            auth == "oidc"
+        ), name
+    # One service builds the image, the first to start: the others run it.
+    built = {name for name, service in services.items() if "build" in service}
+    assert built == {"migrate" if database != "none" else "app"}

@@ -16,3 +16,23 @@ def test_no_script_reaches_into_the_tests() -> None:
         p.name for p in scripts if "from tests" in p.read_text() or "import tests" in p.read_text()
     ]
     assert not importing, importing
+
+
+# An option is whole files, kept or pruned by the post-gen hook's OPTIONAL_PATHS (Kubernetes
+# components, compose files, README partials in templates/): a file of the generated project
+# holds value substitution and at most this many {% %} tags.
+MAX_TAGS = 8
+PROJECT = TEMPLATE / "{{cookiecutter.__project_dir}}"
+
+
+def test_no_file_of_the_generated_project_threads_options_through_many_jinja_tags() -> None:
+    counts = {
+        str(path.relative_to(PROJECT)): path.read_text().count("{%")
+        for path in sorted(PROJECT.rglob("*"))
+        if path.is_file()
+    }
+    assert counts, PROJECT
+    offenders = {path: count for path, count in counts.items() if count > MAX_TAGS}
+    assert offenders == {}, (
+        f"over {MAX_TAGS} {{% %}} tags (an option's own files instead): {offenders}"
+    )

@@ -41,8 +41,8 @@ from harness.jobs import (
 )
 from harness.options import WORKER_KEY
 from harness.postgres import postgres_server, psql
+from tests.kubernetes_manifests import checkov, parse, render
 from tests.params import image_params
-from tests.test_kubernetes import checkov, parse, render
 from tests.test_observability import Receiver, receiver
 
 pytestmark = pytest.mark.docker
@@ -323,6 +323,7 @@ def test_the_workers_manifests_validate_pass_the_policy_scanner_and_match_the_im
     policies = [d for d in documents if d["kind"] == "NetworkPolicy"]
     assert any(p["spec"]["podSelector"]["matchLabels"].items() <= labels.items() for p in policies)
     # The compose service runs the same command with a healthcheck on the worker's port.
-    compose = yaml.safe_load((image.project / "compose.yaml").read_text())["services"]["worker"]
+    compose_file = image.project / "compose" / "worker.yaml"
+    compose = yaml.safe_load(compose_file.read_text())["services"]["worker"]
     assert compose["command"] == [slug, "worker"]
     assert f":{port}/healthz" in " ".join(compose["healthcheck"]["test"])

@@ -1,4 +1,5 @@
-# Kubernetes: a kustomize base in k8s/base and one overlay per environment in k8s/overlays/.
+# Kubernetes: a kustomize base in k8s/base, what the options add in k8s/components/, and one
+# overlay per environment in k8s/overlays/.
 # OVERLAY picks the overlay; KUSTOMIZE and KUBECTL the tools (KUSTOMIZE="kubectl kustomize"
 # works where only kubectl is installed). README: Kubernetes.
 OVERLAY ?= dev
