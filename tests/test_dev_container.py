@@ -61,21 +61,36 @@ def cli() -> list[str]:
     return [node, str(CLI)]
 
 
+def buildx_environment(tmp_path: Path) -> dict[str, str]:
+    """Where compose finds docker's buildx plugin (it builds with BuildKit only through it):
+    DOCKER_BUILDX's, in a docker configuration of the test's own, or else the client's own."""
+    environment = {}
+    if buildx := os.environ.get("DOCKER_BUILDX"):
+        plugins = tmp_path / "docker-config" / "cli-plugins"
+        plugins.mkdir(parents=True)
+        (plugins / "docker-buildx").symlink_to(buildx)
+        environment["DOCKER_CONFIG"] = str(plugins.parent)
+    found = run([docker_cli(), "buildx", "version"], cwd=tmp_path, env=environment, check=False)
+    if found.returncode != 0:
+        pytest.fail(
+            "compose builds the dev container with BuildKit only through docker's buildx plugin: "
+            "install it (Debian: docker-buildx; .ci/run unpacks forky's) or name its binary "
+            f"with DOCKER_BUILDX\n{found.stderr}",
+            pytrace=False,
+        )
+    return environment
+
+
 def cli_environment(tmp_path: Path, key: str, postgres_image: str) -> dict[str, str]:
-    """What compose reads (the base image, the database's image, the build's CA secret), and a
-    place of the test's own for the CLI's files and compose's plugins."""
+    """What compose reads (the base image, the database's image, the build's CA secret, the
+    buildx plugin), and a place of the test's own for the CLI's files."""
     environment = {
         "TMPDIR": str(tmp_path),  # the CLI's generated compose files
         "PYTHON_IMAGE": base_images().get(FULL_RUNS[key]["python_version"], ""),
         "POSTGRES_IMAGE": postgres_image,
         "CA_BUNDLE": os.environ.get("TEMPLATE_CA_BUNDLE", ""),
+        **buildx_environment(tmp_path),
     }
-    buildx = os.environ.get("DOCKER_BUILDX")
-    if buildx:
-        plugins = tmp_path / "docker-config" / "cli-plugins"
-        plugins.mkdir(parents=True)
-        (plugins / "docker-buildx").symlink_to(buildx)
-        environment["DOCKER_CONFIG"] = str(plugins.parent)
     return {name: value for name, value in environment.items() if value}
 
 
