@@ -63,7 +63,7 @@ OPTIONAL_PATHS = [
             "tests/test_migrations.py",
         ],
     ),
-    (DATABASE == "postgresql", ["tests/test_postgresql.py"]),
+    (DATABASE == "postgresql", ["tests/test_postgresql.py", ".devcontainer/postgresql.yaml"]),
     (
         AUTH == "oidc",
         [

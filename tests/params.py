@@ -35,6 +35,7 @@ TIERS = {
         "test_worker",
         "test_docs_browser",
         "test_auth_provider",
+        "test_dev_container",
     ),
 }
 KEYS = list(FULL_RUNS)

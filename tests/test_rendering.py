@@ -8,6 +8,7 @@ import json
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -86,6 +87,8 @@ def expected_paths(context: dict[str, str], package: str) -> dict[str, bool]:
         "tests/test_items.py": has_db,
         "tests/test_migrations.py": has_db,
         "tests/test_postgresql.py": context["database"] == "postgresql",
+        ".devcontainer/devcontainer.json": True,
+        ".devcontainer/postgresql.yaml": context["database"] == "postgresql",
         "mk/database.mk": has_db,
         "mk/uv.mk": context["package_manager"] == "uv",
         "mk/pip.mk": context["package_manager"] == "pip",
@@ -297,3 +300,34 @@ def test_the_compose_file_is_valid_for_each_database(
     # One service builds the image, the first to start: the others run it.
     built = {name for name, service in services.items() if "build" in service}
     assert built == {"migrate" if database != "none" else "app"}
+
+
+def devcontainer_json(project: Path) -> dict[str, Any]:
+    """devcontainer.json is JSON with comments (JSONC); ours has whole-line comments only."""
+    text = (project / ".devcontainer" / "devcontainer.json").read_text()
+    return dict(json.loads(re.sub(r"(?m)^\s*//.*$", "", text)))
+
+
+@pytest.mark.parametrize("database", choices("database"))
+def test_the_dev_container_is_valid_for_each_database(tmp_path: Path, database: str) -> None:
+    project = bake(tmp_path, database=database, port="8090")
+    config = devcontainer_json(project)
+    assert config["postCreateCommand"] == "make install"
+    assert config["forwardPorts"] == [8090]
+    assert config["workspaceFolder"] == f"/workspaces/{project.name}"
+    compose_files = config["dockerComposeFile"]
+    with_database = ["postgresql.yaml"] if database == "postgresql" else []
+    assert compose_files == ["compose.yaml", *with_database]
+    files = [f"--file=.devcontainer/{name}" for name in compose_files]
+    merged = run([tool("docker-compose"), *files, "config", "--format=json"], cwd=project)
+    services = json.loads(merged.stdout)["services"]
+    assert config["service"] in services
+    # The base image by build argument, defaulting to the official image of the project's Python.
+    build = services[config["service"]]["build"]
+    assert build["args"]["PYTHON_IMAGE"] == f"python:{choices('python_version')[0]}-slim-trixie"
+    assert set(services) == ({"dev", "db"} if database == "postgresql" else {"dev"})
+    if database == "postgresql":
+        environment = services["dev"]["environment"]
+        assert environment["DATABASE_URL"].startswith("postgresql://app:app@db:5432/")
+        assert environment["TEST_DATABASE_URL"].startswith("postgresql://app:app@db:5432/")
+        assert environment["TEST_DATABASE_URL"] != environment["DATABASE_URL"]
