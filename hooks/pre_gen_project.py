@@ -45,17 +45,18 @@ LAYOUT_RESERVED = {
 # BEGIN dependency import names
 DEPENDENCY_IMPORT_NAMES = frozenset({
     "aiosqlite", "alembic", "annotated_doc", "annotated_types", "anyio", "asgiref",
-    "ast_serialize", "asyncpg", "attr", "attrs", "certifi", "cffi", "charset_normalizer", "click",
-    "coverage", "croniter", "cryptography", "dateutil", "dotenv", "fastapi", "fastapi_offline",
-    "google", "granian", "graphql", "greenlet", "h11", "harfile", "httpcore2", "httpx2",
-    "hypothesis", "hypothesis_graphql", "idna", "iniconfig", "jsonschema_rs", "jwt", "librt",
-    "mako", "markdown_it", "markupsafe", "mdurl", "mypy", "mypy_extensions", "mypyc",
-    "opentelemetry", "packaging", "pathspec", "pip", "pluggy", "procrastinate",
-    "prometheus_client", "psycopg", "psycopg_binary", "psycopg_pool", "py", "pycparser",
-    "pydantic", "pydantic_core", "pydantic_settings", "pygments", "pyrate_limiter", "pytest",
-    "pytest_cov", "requests", "rich", "ruff", "schemathesis", "setuptools", "sortedcontainers",
-    "sqlalchemy", "starlette", "truststore", "typing_extensions", "typing_inspection", "tzdata",
-    "urllib3", "uvloop", "watchfiles", "werkzeug", "wheel", "wrapt", "yaml"
+    "ast_serialize", "asyncpg", "attr", "attrs", "certifi", "cffi", "charset_normalizer",
+    "click", "coverage", "croniter", "cryptography", "dateutil", "dotenv", "fastapi",
+    "fastapi_offline", "google", "granian", "graphql", "greenlet", "h11", "harfile",
+    "httpcore2", "httpx2", "hypothesis", "hypothesis_graphql", "idna", "iniconfig",
+    "jsonschema_rs", "jwt", "librt", "mako", "markdown_it", "markupsafe", "mdurl", "mypy",
+    "mypy_extensions", "mypyc", "opentelemetry", "packaging", "pathspec", "pip", "pluggy",
+    "procrastinate", "prometheus_client", "psycopg", "psycopg_binary", "psycopg_pool", "py",
+    "pycparser", "pydantic", "pydantic_core", "pydantic_settings", "pygments", "pyrate_limiter",
+    "pytest", "pytest_cov", "pytest_timeout", "requests", "rich", "ruff", "schemathesis",
+    "setuptools", "sortedcontainers", "sqlalchemy", "starlette", "truststore",
+    "typing_extensions", "typing_inspection", "tzdata", "urllib3", "uvloop", "watchfiles",
+    "werkzeug", "wheel", "wrapt", "yaml"
 })
 # END dependency import names
 # fmt: on

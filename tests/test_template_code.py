@@ -1,6 +1,10 @@
 """The template's own code (tests, harness, scripts) is held to the bar it sets for projects."""
 
-from harness.commands import TEMPLATE, run, tool
+from pathlib import Path
+
+import pytest
+
+from harness.commands import TEMPLATE, CommandTimedOut, run, tool
 
 
 def test_the_templates_own_python_is_lint_clean_and_formatted() -> None:
@@ -36,3 +40,23 @@ def test_no_file_of_the_generated_project_threads_options_through_many_jinja_tag
     assert offenders == {}, (
         f"over {MAX_TAGS} {{% %}} tags (an option's own files instead): {offenders}"
     )
+
+
+def test_a_command_past_its_timeout_is_killed_with_its_children_and_shows_its_last_output(
+    tmp_path: Path,
+) -> None:
+    """What a stalled command was doing is at the end of its output: the failure keeps that."""
+    stalls = "seq 1 5000; echo stuck here; sleep 60 & echo $! > child; wait"
+    with pytest.raises(CommandTimedOut) as timed_out:
+        run(["sh", "-c", stalls], cwd=tmp_path, timeout=1)
+    assert "4999\n5000\nstuck here\n" in str(timed_out.value)
+    assert ended(int((tmp_path / "child").read_text()))
+
+
+def ended(pid: int) -> bool:
+    """Gone, or a zombie (killed, not yet reaped by whoever inherited it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.database.engines import create_async_db_engine
 from {{ cookiecutter.package_name }}.jobs import observability, worker
 from {{ cookiecutter.package_name }}.jobs.enqueue import defer_process_item
@@ -91,17 +92,19 @@ CREATE TRIGGER refuse_jobs BEFORE INSERT ON procrastinate_jobs
 
 
 def test_an_item_whose_job_cannot_be_enqueued_is_not_created(
-    migrated_postgresql: Settings, client: TestClient, engine: Engine
+    migrated_postgresql: Settings, engine: Engine
 ) -> None:
     """No row without its job: the route enqueues before its commit, so a failed enqueue leaves
     no item behind (committing the row first would keep an item whose job never runs)."""
     with engine.begin() as connection:
         connection.execute(text(REFUSE_JOBS))
     try:
-        # The lifespan already ran (the client fixture); this client answers 500s, not raises.
-        response = TestClient(client.app, raise_server_exceptions=False).post(
-            "/items", json={"name": "unqueued"}
-        )
+        # An app and client of its own, which answers 500s instead of raising. Not the client
+        # fixture's app: what its requests share (a lock, pooled connections) belongs to that
+        # client's event loop, and a request from another loop that waits on it is never woken.
+        app = create_app(migrated_postgresql)
+        with TestClient(app, raise_server_exceptions=False) as refusing_client:
+            response = refusing_client.post("/items", json={"name": "unqueued"})
     finally:
         with engine.begin() as connection:
             connection.execute(text("DROP FUNCTION refuse_jobs() CASCADE"))
