@@ -44,6 +44,14 @@ def project(
     return request.param, copy_project(locked, tmp_path / locked.name)
 
 
+def excerpt(output: str) -> str:
+    """The end of a command's output; when it ran pytest, its failure reports first (they come
+    before the coverage table and may be far from the end)."""
+    failures = output.find("= FAILURES =")
+    head = output[failures : failures + OUTPUT_TAIL] + "\n[...]\n" if failures >= 0 else ""
+    return head + output[-OUTPUT_TAIL:]
+
+
 def migration_files(project: Path) -> set[Path]:
     return set((project / "migrations" / "versions").glob("*.py"))
 
@@ -75,11 +83,10 @@ def test_following_the_first_change_walkthrough_ends_with_make_check_green(
         )
         result = run(command, cwd=path, env=command_env, timeout=1800, check=False)
         if result.returncode != 0:
-            output = (result.stdout + result.stderr)[-OUTPUT_TAIL:]
             commands = "".join(f"\n  {line}" for line in script.strip().splitlines())
             pytest.fail(
                 f"step {step!r} failed in {key}, exit status {result.returncode}:{commands}"
-                f"\n--- output (end) ---\n{output}",
+                f"\n--- output ---\n{excerpt(result.stdout + result.stderr)}",
                 pytrace=False,
             )
 
