@@ -68,6 +68,9 @@ def check_generated_migration(step: Step, new: set[Path]) -> None:
     assert re.search(rf"op\.drop_table\(\s*[\"']{TABLE}[\"']", text), (
         f"step {step.title!r}: the migration's downgrade doesn't drop {TABLE}:\n{text}"
     )
+    assert ".models." not in text, (
+        f"step {step.title!r}: the migration refers to the models' code (their types?):\n{text}"
+    )
 
 
 def test_following_the_first_change_walkthrough_ends_with_make_check_green(
