@@ -2,6 +2,7 @@
 
 import functools
 import re
+import shutil
 import subprocess
 import tempfile
 import textwrap
@@ -36,6 +37,16 @@ def bake(output_dir: Path, template: str | Path = TEMPLATE, **answers: Any) -> P
             config_file=cookiecutter_config(),
         )
     )
+
+
+# What a copy of a bake leaves behind: the environment is made again; caches mislead.
+NOT_COPIED = shutil.ignore_patterns(".venv", ".*_cache", "__pycache__", "coverage.xml")
+
+
+def copy_project(project: Path, destination: Path) -> Path:
+    """A copy of a (locked) bake to change, without its environment and caches."""
+    shutil.copytree(project, destination, ignore=NOT_COPIED)
+    return destination
 
 
 def text_files(project: Path) -> Iterator[Path]:

@@ -23,6 +23,7 @@ TIERS = {
         "test_growth",
         "test_update",
         "test_upgrade_paths",
+        "test_first_change",
     ),
     "image": (
         "test_image",

@@ -12,13 +12,13 @@ For the default combination and the worker's, each on a copy of the session's lo
 same xdist group as test_generated_projects.py: baked once per test worker).
 """
 
-import shutil
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from harness.baking import copy_project
 from harness.commands import run
 from harness.options import FULL_RUNS, WORKER_KEY
 from harness.pythons import project_command
@@ -28,8 +28,6 @@ DEFAULT_KEY = next(iter(FULL_RUNS))
 # uv's resolution strategies (UV_RESOLUTION): every dependency at its newest release, and every
 # direct dependency at its declared floor.
 RESOLUTIONS = ["highest", "lowest-direct"]
-# What a copy leaves behind: the environment is made again, caches of other versions mislead.
-NOT_COPIED = shutil.ignore_patterns(".venv", ".*_cache", "__pycache__", "coverage.xml")
 
 
 def locked_versions(lock_file: Path) -> dict[str, str]:
@@ -57,8 +55,7 @@ def project_copy(
     """A copy of the session's locked bake: (the bake, its copy, its Python version)."""
     key = request.param
     locked = locked_project(key)
-    copy = tmp_path / locked.name
-    shutil.copytree(locked, copy, ignore=NOT_COPIED)
+    copy = copy_project(locked, tmp_path / locked.name)
     return locked, copy, FULL_RUNS[key]["python_version"]
 
 

@@ -3,6 +3,9 @@
 Every `make` target they name is a target of the bake's Makefile or mk/*.mk, every path in
 backticks is a file or folder of the bake, every setting in upper case is a field of its
 Settings: an agent (or a newcomer) following them never meets a command or file that isn't there.
+The README's "Your first change" has its steps numbered in order, and in each of these bakes its
+file blocks apply where they say and leave no undefined or unused name and no long line
+(tests/test_first_change.py runs it whole on three of them).
 """
 
 import re
@@ -11,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from harness.baking import bake
+from harness.commands import run, tool
+from harness.walkthrough import edit_file, steps
 
 COMBINATIONS = [
     {},
@@ -76,6 +81,27 @@ def test_agents_md_and_code_map_name_only_what_the_bake_has(
     assert len(agents.splitlines()) <= 80, "AGENTS.md stays short"
     for text in (agents, code_map(readme)):
         assert missing_names(text, project, package_dir) == []
+
+
+@pytest.mark.parametrize(
+    "answers",
+    COMBINATIONS,
+    ids=["-".join(f"{k}={v}" for k, v in a.items()) or "default" for a in COMBINATIONS],
+)
+def test_the_first_change_walkthrough_applies_to_the_bake(
+    tmp_path: Path, answers: dict[str, str]
+) -> None:
+    project = bake(tmp_path, **answers)
+    walkthrough = steps((project / "README.md").read_text(), "Your first change")
+    numbers = [step.title.split(".")[0] for step in walkthrough]
+    assert numbers == [str(n) for n in range(1, len(walkthrough) + 1)], numbers
+    for step in walkthrough:
+        for block in step.blocks:
+            if "path" in block.options:
+                edit_file(project, block)
+    # Names undefined or unused, and lines too long, in the code the steps wrote (`make format`,
+    # the walk-through's last step, sorts the imports: they aren't checked here).
+    run([tool("ruff"), "check", "--select", "F,E501", "--no-cache", "."], cwd=project)
 
 
 def test_a_name_the_bake_lacks_is_reported(tmp_path: Path) -> None:

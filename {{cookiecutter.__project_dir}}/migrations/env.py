@@ -1,7 +1,11 @@
 """Alembic environment: the URL comes from the settings, the target schema from the models."""
 
+from typing import Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
+from sqlalchemy.types import TypeDecorator
 
 from {{ cookiecutter.package_name }}.database.engines import create_db_engine
 from {{ cookiecutter.package_name }}.models import Base
@@ -17,11 +21,21 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     return type_ != "table" or name in target_metadata.tables
 
 
+def render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Autogenerate writes a column of the models' own types (UTCDateTime) as the SQLAlchemy type
+    it stores, as the migrations written by hand do: a migration never imports the models, which
+    change after it has shipped. Anything else as Alembic writes it."""
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        return f"sa.{obj.impl!r}"
+    return False
+
+
 def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         include_name=include_name,
+        render_item=render_item,
         # SQLite can't ALTER most things: batch mode recreates the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
     )
