@@ -228,7 +228,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path
             env=environment, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
+        # Starting takes a second here, but tens of seconds on a crowded CI machine: a bound,
+        # not a measure.
+        deadline = time.monotonic() + 90
         while exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                        wait=1)[:12] != b"HTTP/1.1 200":  # fmt: skip
             assert server.poll() is None, log.read_text()
