@@ -10,12 +10,16 @@ the modules it moved are rewritten to the new places, keeping the names their co
   <package>.worker_settings        -> <package>.jobs.settings
   <package>.auth_settings          -> <package>.auth.settings
   <package>.database.install       -> <package>.database.install.install_database (the package
-                                      itself imports nothing now: no import cycle through it)
+                                      itself imports nothing now: no import cycle through it);
+                                      app.py's call `database.install(...)`, where a conflict
+                                      keeps the service's side, is `install_database(...)`
   <package>.auth's names           -> <package>.auth.dependency (authorized, the responses),
                                       auth.tokens (Caller), auth.install (install_auth)
 """
 
-from rename_modules import rename_modules, tidy
+from pathlib import Path
+
+from rename_modules import python_files, rename_modules, tidy
 
 WEB = ["errors", "health", "limits", "middleware", "swagger_ui"]
 OBSERVABILITY = ["logs", "metrics", "tracing"]
@@ -42,4 +46,10 @@ changed = rename_modules(
         },
     },
 )
+for path in python_files(Path()):
+    text = path.read_text()
+    if "database.install(app, " in text:
+        path.write_text(text.replace("database.install(app, ", "install_database(app, "))
+        print(f"{path}: database.install(...) is install_database(...)")
+        changed.append(path)
 tidy(changed)
