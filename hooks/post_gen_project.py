@@ -56,6 +56,7 @@ OPTIONAL_PATHS = [
             "mk/database.mk",
             f"{PACKAGE_DIR}/database",
             f"{PACKAGE_DIR}/api/items.py",
+            "tests/database_fixtures.py",
             "tests/test_database.py",
             "tests/test_items.py",
             "tests/test_migrations.py",

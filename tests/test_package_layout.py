@@ -42,7 +42,6 @@ STILL_SHAPED_BY_JINJA_STATEMENTS = {
     "src/{{cookiecutter.package_name}}/api/items.py",
     "src/{{cookiecutter.package_name}}/database/models.py",
     "src/{{cookiecutter.package_name}}/database/settings.py",
-    "tests/conftest.py",
 }
 
 

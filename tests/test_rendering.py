@@ -86,6 +86,7 @@ def expected_paths(context: dict[str, str], package: str) -> dict[str, bool]:
         f"{package_dir}/database/settings.py": has_db,
         f"{package_dir}/database/models.py": has_db,
         f"{package_dir}/api/items.py": has_db,
+        "tests/database_fixtures.py": has_db,
         "tests/test_database.py": has_db,
         "tests/test_items.py": has_db,
         "tests/test_migrations.py": has_db,
