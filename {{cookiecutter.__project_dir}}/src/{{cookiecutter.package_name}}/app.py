@@ -1,4 +1,9 @@
-"""The application factory: `create_app()` builds a configured FastAPI app (server.py serves it)."""
+"""The application factory: `create_app()` builds a configured FastAPI app (server.py serves it).
+
+It composes the package's parts: what every request crosses (web/) and what it reports
+(observability/), each optional part installed in one call of its own (its `install.py`), then
+the routers: the probes, the metrics and the resources (api/). No part imports a resource.
+"""
 
 from __future__ import annotations
 
