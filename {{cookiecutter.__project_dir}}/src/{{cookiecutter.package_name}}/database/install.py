@@ -27,7 +27,7 @@ from {{ cookiecutter.package_name }}.database.observability import (
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.web.errors import RETRY_AFTER_SECONDS
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__package__)  # `<package>.database`: the outage line names the database
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
