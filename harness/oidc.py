@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 AUDIENCE = "template-tests"
-# The example resource's scopes (items.py): a token with both may call every route.
+# The example resource's scopes (api/items.py): a token with both may call every route.
 EVERY_SCOPE = ("items:read", "items:write")
 
 

@@ -16,6 +16,7 @@ TIERS = {
         "test_ci_workflow",
         "test_template_code",
         "test_onboarding_docs",
+        "test_package_layout",
     ),
     "project": (
         "test_generated_projects",

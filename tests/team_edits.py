@@ -8,30 +8,45 @@ from pathlib import Path
 
 ORDERS_MODULE = '''"""The team's own resource: orders."""
 
+import logging
+
 from fastapi import APIRouter
 
+from {package}.logs import request_id
+
 router = APIRouter(prefix="/orders", tags=["orders"])
+log = logging.getLogger(__name__)
 
 
 @router.get("")
 async def list_orders() -> list[dict[str, str]]:
+    log.debug("orders listed for request %s", request_id.get())
     return []
 '''
-# With a database: the router takes a session from the package's database module, as the team's
-# routers do: <package>.db before 0.3.0, which moved it (its migration step rewrites this import).
+# With a database: the router takes a session from the package's database module and queries a
+# model, as the team's routers do. The imports name the modules of the service's release: each
+# release's migration step that moved them rewrites them (0.3.0: <package>.db; 0.4.0:
+# <package>.logs, <package>.models).
 ORDERS_MODULE_WITH_A_DATABASE = '''"""The team's own resource: orders."""
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from sqlalchemy import select
 
 from {package}.{sessions} import get_session
+from {package}.logs import request_id
+from {package}.models import Item
 
 router = APIRouter(prefix="/orders", tags=["orders"])
+log = logging.getLogger(__name__)
 
 
 @router.get("")
 async def list_orders(session: Annotated[Any, Depends(get_session)]) -> list[dict[str, str]]:
+    log.debug("orders listed for request %s", request_id.get())
+    await session.execute(select(Item.id).limit(0))  # the items table is there
     return []
 '''
 ORDERS_TEST = """from fastapi.testclient import TestClient

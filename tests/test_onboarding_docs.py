@@ -49,7 +49,7 @@ def missing_names(text: str, project: Path, package_dir: Path) -> list[str]:
     }
     fields = {
         field.upper()
-        for module in package_dir.glob("*settings.py")
+        for module in package_dir.glob("**/settings.py")  # settings.py and each part's
         for field in SETTINGS_FIELD.findall(module.read_text())
     }
     missing = [f"make {name}" for name in MAKE_COMMAND.findall(text) if name not in targets]
@@ -107,11 +107,11 @@ def test_the_first_change_walkthrough_applies_to_the_bake(
 def test_a_name_the_bake_lacks_is_reported(tmp_path: Path) -> None:
     project = bake(tmp_path, database="none", auth="none")
     package_dir = project / "src/my_service"
-    bogus = "`make deploy`, `src/my_service/items.py`, `jobs/`, `AUTH_ISSUER` and `LOG_LEVEL`"
+    bogus = "`make deploy`, `src/my_service/api/items.py`, `jobs/`, `AUTH_ISSUER` and `LOG_LEVEL`"
 
     assert missing_names(bogus, project, package_dir) == [
         "make deploy",
-        "src/my_service/items.py",
+        "src/my_service/api/items.py",
         "jobs/",
         "AUTH_ISSUER",
     ]

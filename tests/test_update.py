@@ -38,18 +38,18 @@ PACKAGE = f"{PROJECT}/src/{{{{cookiecutter.package_name}}}}"
 NEWEST = list(RELEASES)[-1]  # what a bake at the working tree is a few commits after
 NEW_QUESTION = ("tracing_backend", ["otlp", "none"])
 LOGO = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(range(256))
-STEP = 'from rename_modules import rename_modules\n\nrename_modules({"health": "probes"})\n'
+STEP = 'from rename_modules import rename_modules\n\nrename_modules({"web.health": "web.probes"})\n'
 CHANGELOG_0_9_0 = """## [0.9.0] - 2026-12-01
 
 ### Changed
 
-- `health.py` is `probes.py`.
+- `web/health.py` is `web/probes.py`.
 
 ### Updating
 
 - Imports of `health` are rewritten by the update (updates/0.9.0.py).
 """
-ORDERS = "from {package} import health\nfrom {package}.health import router\n"
+ORDERS = "from {package}.web import health\nfrom {package}.web.health import router\n"
 ENV = {**GIT_ENV, **project_env("3.11")}
 # What the summary says on auth=none, taken by services from before the question.
 AUTH_NOTE = tomllib.loads((TEMPLATE / "updates" / "questions.toml").read_text())["auth"]["note"]
@@ -70,7 +70,7 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> TemplateRepo:
 def release_0_9_0(template_repo: TemplateRepo) -> str:
     """Commits release 0.9.0 on top of the working tree, records it; returns its commit."""
     repo = template_repo.path
-    git(repo, "mv", f"{PACKAGE}/health.py", f"{PACKAGE}/probes.py")
+    git(repo, "mv", f"{PACKAGE}/web/health.py", f"{PACKAGE}/web/probes.py")
     app = repo / PACKAGE / "app.py"
     app.write_text(re.sub(r"\bhealth\b", "probes", app.read_text()))
     git(repo, "rm", "--quiet", f"{PROJECT}/scripts/docker_smoke.py")
@@ -168,7 +168,7 @@ def test_an_update_moves_renames_deletes_adds_asks_and_runs_the_release_step(
     project = bake(template_repo, template_repo.head, tmp_path, "moving")
     package = project / "src" / "moving"
     (package / "orders.py").write_text(ORDERS.format(package="moving"))
-    edit(package / "health.py", '"""', '"""Changed by the team. ')
+    edit(package / "web" / "health.py", '"""', '"""Changed by the team. ')
     edit(project / "scripts" / "docker_smoke.py", "import", "# the team's\nimport")
     commit_all(project, "The team's edits")
 
@@ -178,10 +178,10 @@ def test_an_update_moves_renames_deletes_adds_asks_and_runs_the_release_step(
     assert summary["review"] == {
         "scripts/docker_smoke.py": "the template deleted it; you changed it: delete it, or "
         "keep it as your own",
-        "src/moving/health.py": "the template renamed it to src/moving/probes.py; you changed "
-        "it: move your changes there, then delete it",
+        "src/moving/web/health.py": "the template renamed it to src/moving/web/probes.py; you "
+        "changed it: move your changes there, then delete it",
     }
-    assert {"src/moving/probes.py", "docs/logo.png"} <= set(summary["added"])
+    assert {"src/moving/web/probes.py", "docs/logo.png"} <= set(summary["added"])
     assert (project / "docs" / "logo.png").read_bytes() == LOGO
     assert os.access(project / "scripts" / "check_dist.py", os.X_OK)
     assert summary["conflicts"] == []
@@ -193,7 +193,7 @@ def test_an_update_moves_renames_deletes_adds_asks_and_runs_the_release_step(
     assert "src/moving/orders.py" in step["output"]
     assert (package / "orders.py").read_text() == ORDERS.format(package="moving").replace(
         "import health", "import probes as health"
-    ).replace("moving.health", "moving.probes")
+    ).replace("moving.web.health", "moving.web.probes")
     assert 'name = "fastapi", specifier = ">=0.137"' in (project / "uv.lock").read_text()
     assert summary["lock"] == "regenerated from the merged pyproject.toml"
 
@@ -205,7 +205,7 @@ def test_an_update_moves_renames_deletes_adds_asks_and_runs_the_release_step(
     for words in (
         "## [0.9.0] - 2026-12-01",
         "updates/0.9.0.py",
-        "- [ ] src/moving/health.py",
+        "- [ ] src/moving/web/health.py",
         f"{NEW_QUESTION[0]} = {NEW_QUESTION[1][0]}",
     ):
         assert words in summary["body"]
@@ -335,8 +335,8 @@ def test_fleet_reports_then_updates_each_service_and_says_what_needs_a_look(
         "dirty": (False, "?", "refused"),  # refused before the template is read
         "early": (False, "v0.9.0", "updated"),
     }
-    assert {"src/clean/health.py", "scripts/docker_smoke.py"} <= set(rows["clean"]["removed"])
-    assert not (clean / "src" / "clean" / "health.py").exists()
+    assert {"src/clean/web/health.py", "scripts/docker_smoke.py"} <= set(rows["clean"]["removed"])
+    assert not (clean / "src" / "clean" / "web" / "health.py").exists()
     # The questions added since each service's release, answered without anyone: named, with
     # the answers taken (auth: the one for services from before it).
     assert rows["early"]["details"] == (

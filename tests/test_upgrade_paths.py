@@ -89,11 +89,14 @@ class UpgradePath:
 #   (0.2.0 changed the README further down) and `workers` two lines from the settings 0.2.0
 #   added: both merge.
 # - from 0.2.0: 0.3.0 moved the database's wiring out of app.py into <package>/database/, so
-#   with a database app.py's import line and router block change again: app.py conflicts.
-#   Without one, app.py's changes are elsewhere and merge; nothing else the team edited changed.
-# - from 0.3.0: the update answers the new question auth with none (updates/questions.toml), so
-#   app.py and settings.py render as they did; pyproject.toml conflicts as on every path.
-PYPROJECT = frozenset({"pyproject.toml"})
+#   with a database app.py's import line and router block change again.
+# - every path: 0.4.0 laid the package out by concern, so app.py's `from <package> import ...`
+#   line, to which the team adds `orders`, is the template's change too: app.py conflicts. The
+#   team's orders module imports modules 0.4.0 moved (and 0.3.0, from earlier releases): the
+#   releases' migration steps rewrite them, and `make check` proves it.
+# - settings.py, every path: the template changes its imports, far from the team's `workers`:
+#   it merges (from 0.3.0 the update answers the new question auth with none, so no settings
+#   of auth's join it).
 BOTH = frozenset({"{package}/app.py", "pyproject.toml"})
 # fmt: off
 PATHS = [
@@ -103,11 +106,11 @@ PATHS = [
     UpgradePath("0.1.0", "pip",   "postgresql", "flat", "3.11", BOTH,      "package_name=backend"),
     UpgradePath("0.1.0", "pip",   "none",       "src",  "3.13", BOTH),
     UpgradePath("0.2.0", "uv",    "postgresql", "flat", "3.11", BOTH),
-    UpgradePath("0.2.0", "uv",    "none",       "src",  "3.13", PYPROJECT, "kubernetes=no"),
+    UpgradePath("0.2.0", "uv",    "none",       "src",  "3.13", BOTH,      "kubernetes=no"),
     UpgradePath("0.2.0", "pip",   "postgresql", "src",  "3.13", BOTH),
-    UpgradePath("0.2.0", "pip",   "none",       "flat", "3.11", PYPROJECT),
-    UpgradePath("0.3.0", "uv",    "postgresql", "src",  "3.13", PYPROJECT),
-    UpgradePath("0.3.0", "pip",   "none",       "flat", "3.11", PYPROJECT),
+    UpgradePath("0.2.0", "pip",   "none",       "flat", "3.11", BOTH),
+    UpgradePath("0.3.0", "uv",    "postgresql", "src",  "3.13", BOTH),
+    UpgradePath("0.3.0", "pip",   "none",       "flat", "3.11", BOTH),
 ]
 # fmt: on
 

@@ -5,14 +5,15 @@
     tidy(changed)
 
 `renames` maps an old module of the package to its new one (dotted: a subpackage's module);
-`moved` names what went elsewhere than its module's new home: {old module: {name: "new.module"
-or "new.module:new_name"}}. In every Python file of the service (not .venv, build output or
-hidden directories): `from <package>.old import a, b` and `from .old import a, b` import each
-name from where it lives now (a renamed name keeps the name the code uses: `new_name as a`);
-`from <package> import old` becomes `from <package>.<new's package> import <new> as old`, so the
-code using `old.` keeps working; `import <package>.old` and its uses `<package>.old.` name the
-new module. A file that doesn't parse (conflict markers) gets the module renames only, as text.
-Prints each file it changed.
+`moved` names what went elsewhere than its module's new home, or out of a module that stays:
+{old module: {name: "new.module" or "new.module:new_name"}}. In every Python file of the
+service (not .venv, build output or hidden directories): `from <package>.old import a, b` and
+`from .old import a, b` import each name from where it lives now (a renamed name keeps the name
+the code uses: `new_name as a`); `from <package> import old` (or `from <package>.web import old`
+for "web.old") becomes `from <package>.<new's package> import <new> as old`, so the code using
+`old.` keeps working; `import <package>.old` and its uses `<package>.old.` name the new module.
+In a file that doesn't parse (conflict markers), each import on one line is rewritten as above,
+and the rest gets the module renames only, as text. Prints each file it changed.
 """
 
 import ast
@@ -53,10 +54,12 @@ def rewritten_import(node: ast.ImportFrom, package: str, renames: dict[str, str]
     module = node.module or ""
     if node.level == 0:
         module = module.removeprefix(package).removeprefix(".") if module != package else ""
-    if module in renames:  # from <package>.old import a, b
+    moves = moved.get(module, {})
+    if module in renames or any(alias.name in moves for alias in node.names):
+        # from <package>.old import a, b
         destinations: dict[str, list[str]] = {}
         for alias in node.names:
-            target = moved.get(module, {}).get(alias.name, renames[module])
+            target = moves.get(alias.name, renames.get(module, module))
             new_module, _, new_name = target.partition(":")
             shown = alias.asname or alias.name
             name = f"{new_name} as {shown}" if new_name and new_name != shown else shown
@@ -68,20 +71,43 @@ def rewritten_import(node: ast.ImportFrom, package: str, renames: dict[str, str]
             import_statement(indent, f"{prefix}{joiner}{new}", names)
             for new, names in sorted(destinations.items())
         )
-    if module == "" and any(alias.name in renames for alias in node.names):
-        kept = [a for a in node.names if a.name not in renames]
+
+    def dotted(name: str) -> str:  # a module imported from its package: `from <package>.a import b`
+        return f"{module}.{name}" if module else name
+
+    def source(parent: str) -> str:  # where `from ... import` finds a module of `parent`
+        if node.level:
+            return prefix + parent
+        return f"{prefix}.{parent}" if parent else prefix
+
+    if any(dotted(alias.name) in renames for alias in node.names):
+        kept = [a for a in node.names if dotted(a.name) not in renames]
         statements = []
         if kept:
             names = [f"{a.name} as {a.asname}" if a.asname else a.name for a in kept]
-            statements.append(import_statement(indent, prefix, names))
+            statements.append(import_statement(indent, source(module), names))
         for alias in node.names:
-            if alias.name in renames:
-                parent, _, leaf = renames[alias.name].rpartition(".")
-                source = f"{prefix}.{parent}" if parent and node.level == 0 else prefix + parent
+            if dotted(alias.name) in renames:
+                parent, _, leaf = renames[dotted(alias.name)].rpartition(".")
                 name = alias.asname or alias.name
-                statements.append(f"{indent}from {source} import {leaf} as {name}")
+                shown = leaf if name == leaf else f"{leaf} as {name}"
+                statements.append(f"{indent}from {source(parent)} import {shown}")
         return "\n".join(statements)
     return None
+
+
+def one_line_import(line: str) -> ast.ImportFrom | None:
+    """The `from ... import ...` statement this line holds whole, or None."""
+    if not line.lstrip().startswith("from "):
+        return None
+    try:
+        (node,) = ast.parse(line.strip()).body
+    except (SyntaxError, ValueError):  # a statement's first line, or more than one statement
+        return None
+    if not isinstance(node, ast.ImportFrom):
+        return None
+    node.col_offset = len(line) - len(line.lstrip())
+    return node
 
 
 def rename_in(text: str, package: str, renames: dict[str, str],
@@ -98,6 +124,12 @@ def rename_in(text: str, package: str, renames: dict[str, str],
             replacement = rewritten_import(node, package, renames, moved)
             if replacement is not None and node.end_lineno is not None:
                 lines[node.lineno - 1 : node.end_lineno] = [replacement + "\n"]
+    else:
+        for index, line in enumerate(lines):
+            node = one_line_import(line)
+            replacement = node and rewritten_import(node, package, renames, moved)
+            if replacement is not None:
+                lines[index] = replacement + "\n"
     text = "".join(lines)
     for old, new in renames.items():  # `import package.old`, `package.old.f()`
         text = text.replace(f"{package}.{old}.", f"{package}.{new}.")

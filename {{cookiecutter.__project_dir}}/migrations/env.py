@@ -8,7 +8,7 @@ from sqlalchemy import Connection
 from sqlalchemy.types import TypeDecorator
 
 from {{ cookiecutter.package_name }}.database.engines import create_db_engine
-from {{ cookiecutter.package_name }}.models import Base
+from {{ cookiecutter.package_name }}.database.models import Base
 from {{ cookiecutter.package_name }}.settings import Settings
 
 target_metadata = Base.metadata

@@ -1,77 +1,26 @@
-{%- if cookiecutter.database != "none" -%}
-"""Test fixtures. The database is a fresh SQLite file, or TEST_DATABASE_URL (e.g. PostgreSQL)."""
+"""Test fixtures every part of the service shares: its settings, and a client of its app.
 
-import os
+Each part brings its own fixtures as a pytest plugin, a module `tests/<part>_fixtures.py` (the
+database's, authentication's), kept in the project with the part: every such module here is
+loaded, so the files present say which fixtures the tests have.
+"""
+
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, MetaData, text
-
-from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.database.engines import create_db_engine
-from {{ cookiecutter.package_name }}.database.migrations import upgrade_to_head
-from {{ cookiecutter.package_name }}.settings import Settings
-
-
-# Every test's: code that reads its settings from the environment (the CLI) finds it there too.
-@pytest.fixture(autouse=True)
-def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    return url
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """An engine on an empty database: whatever an earlier test left is dropped first."""
-    engine = create_db_engine(database_url)
-    if engine.dialect.name == "postgresql":  # tables, and the types and functions beside them
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-    else:
-        existing = MetaData()
-        existing.reflect(engine)
-        existing.drop_all(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
-
-
-@pytest.fixture
-def client(engine: Engine, settings: Settings) -> Iterator[TestClient]:
-    upgrade_to_head(engine)
-    with TestClient(create_app(settings)) as client:
-        yield client
-
-
-@pytest.fixture
-def migrated_postgresql(database_url: str, client: TestClient, settings: Settings) -> Settings:
-    """The settings of a migrated PostgreSQL database (the client fixture migrated it), for tests
-    of what only PostgreSQL does; skipped on SQLite."""
-    if not database_url.startswith(("postgres://", "postgresql")):
-        pytest.skip("needs TEST_DATABASE_URL=postgresql://... (what CI runs the tests with)")
-    return settings
-{% else -%}
-"""Test fixtures."""
-
-from collections.abc import Iterator
-
-import pytest
-from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
+
+PLUGINS = sorted(Path(__file__).parent.glob("*_fixtures.py"))
+pytest_plugins = [f"tests.{plugin.stem}" for plugin in PLUGINS]
 
 
 @pytest.fixture
 def settings() -> Settings:
+    """From the environment, as the service reads them (the parts' fixtures set theirs there)."""
     return Settings()
 
 
@@ -79,5 +28,3 @@ def settings() -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as client:
         yield client
-{% endif -%}
-{{ '\n\n# A local OpenID provider, and a token every test client sends (tests/auth_fixtures.py).\npytest_plugins = ["tests.auth_fixtures"]\n' if cookiecutter.auth == "oidc" }}

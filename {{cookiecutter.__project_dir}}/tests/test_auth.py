@@ -22,8 +22,8 @@ from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }} import cli
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.auth import authorization_responses, authorized
-from {{ cookiecutter.package_name }}.logs import configure_logging
+from {{ cookiecutter.package_name }}.auth.dependency import authorization_responses, authorized
+from {{ cookiecutter.package_name }}.observability.logs import configure_logging
 from {{ cookiecutter.package_name }}.settings import Settings
 from scripts.dev_issuer import Issuer, new_key
 from tests.auth_fixtures import AUDIENCE

@@ -4,7 +4,7 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }}.logs import configure_logging, request_id
+from {{ cookiecutter.package_name }}.observability.logs import configure_logging, request_id
 
 
 def test_liveness_answers_ok(client: TestClient) -> None:

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.database.engines import create_async_db_engine
+from {{ cookiecutter.package_name }}.database.models import Item
 from {{ cookiecutter.package_name }}.jobs import observability, worker
 from {{ cookiecutter.package_name }}.jobs.enqueue import defer_process_item
-from {{ cookiecutter.package_name }}.models import Item
 from {{ cookiecutter.package_name }}.settings import Settings
 
 JOBS_OF_ITEM = text(

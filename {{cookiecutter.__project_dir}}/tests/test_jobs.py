@@ -30,12 +30,16 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
 from {{ cookiecutter.package_name }} import cli
+from {{ cookiecutter.package_name }}.database.models import Item
 from {{ cookiecutter.package_name }}.jobs import observability, worker
 from {{ cookiecutter.package_name }}.jobs.enqueue import META, job_meta
 from {{ cookiecutter.package_name }}.jobs.queue import RETRY, PermanentError, Retry, app
 from {{ cookiecutter.package_name }}.jobs.tasks import process_item, remove_old_jobs
-from {{ cookiecutter.package_name }}.logs import add_request_fields, configure_logging, request_fields
-from {{ cookiecutter.package_name }}.models import Item
+from {{ cookiecutter.package_name }}.observability.logs import (
+    add_request_fields,
+    configure_logging,
+    request_fields,
+)
 from {{ cookiecutter.package_name }}.settings import Settings
 
 
@@ -515,7 +519,7 @@ def test_the_command_serves_metrics_and_health_while_it_works(
 
 def test_the_jobs_of_a_request_carry_its_own_fields() -> None:
     assert "request_fields" not in job_meta()
-    token = request_fields.set({"caller": "alice"})  # as a request's would be (middleware.py)
+    token = request_fields.set({"caller": "alice"})  # as a request's would be (web/middleware.py)
     try:
         add_request_fields(client_id="reporting")
         meta = job_meta()

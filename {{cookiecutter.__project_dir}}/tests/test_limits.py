@@ -1,5 +1,6 @@
-"""What one client can cost the service: request bodies (limits.py), error answers (errors.py),
-request heads and connections (server.py: `serve` in a process of its own on 127.0.0.1)."""
+"""What one client can cost the service: request bodies (web/limits.py), error answers
+(web/errors.py), request heads and connections (server.py: `serve` in a process of its own on
+127.0.0.1)."""
 
 import asyncio
 import http.client
@@ -20,9 +21,9 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.limits import BodyLimitsMiddleware
 from {{ cookiecutter.package_name }}.server import connection_limit
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.web.limits import BodyLimitsMiddleware
 
 LIMITS = {
     "max_request_body_bytes": 1000,

@@ -14,9 +14,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
 
-from {{ cookiecutter.package_name }} import metrics, tracing
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.logs import configure_logging
+from {{ cookiecutter.package_name }}.observability import metrics, tracing
+from {{ cookiecutter.package_name }}.observability.logs import configure_logging
 from {{ cookiecutter.package_name }}.settings import Settings
 
 # A route every service has (the database's tests use one with a path parameter).

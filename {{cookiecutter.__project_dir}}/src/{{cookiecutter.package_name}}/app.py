@@ -1,4 +1,9 @@
-"""The application factory: `create_app()` builds a configured FastAPI app (server.py serves it)."""
+"""The application factory: `create_app()` builds a configured FastAPI app (server.py serves it).
+
+It composes the package's parts: what every request crosses (web/) and what it reports
+(observability/), each optional part installed in one call of its own (its `install.py`), then
+the routers: the probes, the metrics and the resources (api/). No part imports a resource.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,18 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from {{ cookiecutter.package_name }} import __version__, {{ "auth, " if cookiecutter.auth == "oidc" }}{{ "database, " if cookiecutter.database != "none" }}health, metrics, tracing
-from {{ cookiecutter.package_name }}.errors import add_error_handlers
-from {{ cookiecutter.package_name }}.limits import BodyLimitsMiddleware
-from {{ cookiecutter.package_name }}.logs import configure_logging
-from {{ cookiecutter.package_name }}.middleware import RequestMiddleware
+from {{ cookiecutter.package_name }} import __version__
+{{ "from %s.api import items\n" % cookiecutter.package_name if cookiecutter.database != "none" -}}
+{{ "from %s.auth.install import install_auth\n" % cookiecutter.package_name if cookiecutter.auth == "oidc" -}}
+{{ "from %s.database.install import install_database\n" % cookiecutter.package_name if cookiecutter.database != "none" -}}
+from {{ cookiecutter.package_name }}.observability import metrics, tracing
+from {{ cookiecutter.package_name }}.observability.logs import configure_logging
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.swagger_ui import add_swagger_ui
+from {{ cookiecutter.package_name }}.web import health
+from {{ cookiecutter.package_name }}.web.errors import add_error_handlers
+from {{ cookiecutter.package_name }}.web.limits import BodyLimitsMiddleware
+from {{ cookiecutter.package_name }}.web.middleware import RequestMiddleware
+from {{ cookiecutter.package_name }}.web.swagger_ui import add_swagger_ui
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -31,7 +41,8 @@ ShutdownStep = tuple[str, Callable[[], Awaitable[None]]]
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     # Runs after requests in flight finished (on SIGTERM, too). The server's own start and stop
-    # lines are filtered out with the libraries' (logs.py): the service says what it closed.
+    # lines are filtered out with the libraries' (observability/logs.py): the service says what
+    # it closed.
     steps: list[ShutdownStep] = app.state.shutdown_steps
     for done, step in steps:
         await step()
@@ -50,7 +61,8 @@ def create_app(
     if tracer_provider is None and tracing.tracing_enabled():
         tracer_provider = tracing.otlp_tracer_provider()
 
-    # The docs page is swagger_ui.py's: FastAPI's own pages load Swagger UI and ReDoc from a CDN.
+    # The docs page is web/swagger_ui.py's: FastAPI's own pages load Swagger UI and ReDoc from a
+    # CDN.
     app = FastAPI(
         title={{ cookiecutter.project_name | tojson }},
         version=__version__,
@@ -64,8 +76,8 @@ def create_app(
     app.state.shutdown_steps = []
     add_error_handlers(app)
     add_swagger_ui(app, settings)
-    # The last added runs first: each request's id, metrics and log line (middleware.py), then
-    # what its body may cost (limits.py).
+    # The last added runs first: each request's id, metrics and log line (web/middleware.py), then
+    # what its body may cost (web/limits.py).
     app.add_middleware(
         BodyLimitsMiddleware,
         max_bytes=settings.max_request_body_bytes,
@@ -76,10 +88,11 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics.router)
 {%- if cookiecutter.auth == "oidc" %}
-    auth.install(app, settings)
+    install_auth(app, settings)
 {%- endif %}
 {%- if cookiecutter.database != "none" %}
-    database.install(app, settings, tracer_provider)
+    install_database(app, settings, tracer_provider)
+    app.include_router(items.router)
 {%- endif %}
     if tracer_provider is not None:
         tracing.instrument_app(app, tracer_provider)

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }} import server
-from {{ cookiecutter.package_name }}.logs import configure_logging
+from {{ cookiecutter.package_name }}.observability.logs import configure_logging
 from {{ cookiecutter.package_name }}.settings import Settings
 
-# Read by prometheus-client when imported (metrics.py): set before the workers start.
+# Read by prometheus-client when imported (observability/metrics.py): set before the workers start.
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 # Commands besides serve: name -> (help, the function running it, given the settings). Each is
 # imported only when it runs: serving doesn't load Alembic.

@@ -4,7 +4,7 @@ The limits on what a client sends before the app sees a request are Granian's do
 (README: Limits): the request head's size and its 100 header fields (431), the time to send a
 head, which is also how long an idle keep-alive connection is kept (closed), and the connections
 a worker accepts at once (the rest wait in the listen backlog). What a body may cost is the app's
-own middleware (limits.py).
+own middleware (web/limits.py).
 """
 
 import gc
@@ -24,7 +24,8 @@ from {{ cookiecutter.package_name }}.settings import Settings
 APP_FACTORY = "{{ cookiecutter.package_name }}.server:app"
 # Connections the kernel holds for a worker while it is at MAX_CONNECTIONS or busy accepting.
 BACKLOG = 2048
-# Granian's own lines go through the service's logging (logs.py), not a handler of their own.
+# Granian's own lines go through the service's logging (observability/logs.py), not a handler
+# of their own.
 GRANIAN_LOGGERS = {"loggers": {"_granian": {"propagate": True}}}
 log = logging.getLogger(__name__)
 # Named once: `except (A, B)` is formatted differently from Python 3.14 on (no parentheses).

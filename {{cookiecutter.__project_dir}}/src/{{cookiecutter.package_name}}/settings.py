@@ -6,10 +6,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 {%- if cookiecutter.auth == "oidc" or cookiecutter.database != "none" %}
 {% endif %}
-{{- "\nfrom %s.auth_settings import AuthSettings" % cookiecutter.package_name if cookiecutter.auth == "oidc" }}
+{{- "\nfrom %s.auth.settings import AuthSettings" % cookiecutter.package_name if cookiecutter.auth == "oidc" }}
 {%- if cookiecutter.database != "none" %}
-from {{ cookiecutter.package_name }}.database_settings import DatabaseSettings
-{{- "\nfrom %s.worker_settings import WorkerSettings" % cookiecutter.package_name if cookiecutter.worker == "yes" }}
+from {{ cookiecutter.package_name }}.database.settings import DatabaseSettings
+{{- "\nfrom %s.jobs.settings import WorkerSettings" % cookiecutter.package_name if cookiecutter.worker == "yes" }}
 {%- endif %}
 
 
@@ -29,7 +29,7 @@ class Settings({{ "AuthSettings, " if cookiecutter.auth == "oidc" }}{{ "Database
     # On SIGTERM the server stops accepting and lets requests in flight finish for up to this
     # long. Keep it below the orchestrator's grace period (Kubernetes: 30 s, less its preStop wait).
     graceful_shutdown_timeout: int = Field(default=15, ge=1)
-    # /docs (Swagger UI, served by the service itself: swagger_ui.py); false: no pages, no files.
+    # /docs (Swagger UI, served by the service itself: web/swagger_ui.py); false: no pages or files.
     docs_enabled: bool = True
 
     # What one client can cost the service (README: Limits). Each protects against what it says.

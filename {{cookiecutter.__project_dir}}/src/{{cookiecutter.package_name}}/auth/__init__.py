@@ -1,76 +1,11 @@
-"""Authentication: the service as an OAuth 2.0 resource server of an OpenID Connect provider,
-installed into the app in one call: the issuer's keys (fetched at start-up and kept fresh in the
-background), the /readyz check until they are there, and GET /me.
+"""Authentication: the service as an OAuth 2.0 resource server of an OpenID Connect provider
+(README: Authentication). Nothing is imported here: reading the settings (settings.py) imports
+only `auth.settings`, not the tokens' code.
 
+- settings.py: AUTH_ISSUER, AUTH_AUDIENCE and the rest;
 - keys.py: the key set, fetched asynchronously, cached, refreshed, kept through outages;
 - tokens.py: what makes a token valid, and the caller it names;
-- dependency.py: `Security(authorized, scopes=[...])` for routes, with its OpenAPI answers.
-
-README: Authentication.
+- dependency.py: `Security(authorized, scopes=[...])` for routes, with its OpenAPI answers;
+- install.py: installed into the app in one call (app.py makes it): the keys, the /readyz check
+  until they are there, and GET /me.
 """
-
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Annotated
-
-from fastapi import APIRouter, FastAPI, Security
-from pydantic import BaseModel
-
-from {{ cookiecutter.package_name }}.auth.dependency import (
-    authentication_responses,
-    authorization_responses,
-    authorized,
-)
-from {{ cookiecutter.package_name }}.auth.keys import SigningKeys
-from {{ cookiecutter.package_name }}.auth.tokens import Caller, TokenRules
-from {{ cookiecutter.package_name }}.settings import Settings
-
-__all__ = ["Caller", "authentication_responses", "authorization_responses", "authorized", "install"]
-
-
-class Me(BaseModel):
-    subject: str
-    client_id: str | None
-    scopes: list[str]
-
-
-def routes(keys: SigningKeys) -> APIRouter:
-    """GET /me, and the key set's background refresh for as long as the app runs."""
-
-    @asynccontextmanager
-    async def keep_keys_fresh(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(keys.keep_fresh())
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    router = APIRouter(tags=["auth"], lifespan=keep_keys_fresh)
-
-    @router.get("/me", responses=authentication_responses)
-    async def me(caller: Annotated[Caller, Security(authorized)]) -> Me:
-        """Who the token says is calling: any valid token, no scope needed."""
-        return Me(subject=caller.subject, client_id=caller.client_id, scopes=sorted(caller.scopes))
-
-    return router
-
-
-def install(app: FastAPI, settings: Settings) -> None:
-    """Routes reach the token rules through `app.state.token_rules` (dependency.authorized)."""
-    keys = SigningKeys(
-        issuer=settings.auth_issuer,
-        algorithms=settings.auth_algorithms,
-        max_age=settings.auth_keys_max_age,
-        cooldown=settings.auth_keys_refresh_cooldown,
-    )
-    app.state.token_rules = TokenRules(
-        issuer=settings.auth_issuer,
-        audience=settings.auth_audience,
-        algorithms=settings.auth_algorithms,
-        leeway=settings.auth_leeway,
-        keys=keys,
-    )
-    app.state.readiness_checks.append(keys.readiness)
-    app.include_router(routes(keys))

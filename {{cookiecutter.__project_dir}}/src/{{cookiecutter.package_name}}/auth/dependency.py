@@ -14,8 +14,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityS
 
 from {{ cookiecutter.package_name }}.auth.keys import ProviderUnavailableError
 from {{ cookiecutter.package_name }}.auth.tokens import Caller, TokenRefusedError, TokenRules, check
-from {{ cookiecutter.package_name }}.errors import RETRY_AFTER_SECONDS, Error, unavailable_response
-from {{ cookiecutter.package_name }}.logs import add_request_fields
+from {{ cookiecutter.package_name }}.observability.logs import add_request_fields
+from {{ cookiecutter.package_name }}.web.errors import RETRY_AFTER_SECONDS, Error, unavailable_response
 
 # Not auto_error: FastAPI's own answer lacks RFC 6750's WWW-Authenticate details.
 bearer = HTTPBearer(

@@ -29,7 +29,7 @@ from typing import Any
 import httpx2 as httpx
 import jwt
 
-from {{ cookiecutter.package_name }}.auth_settings import secure_url
+from {{ cookiecutter.package_name }}.auth.settings import secure_url
 
 log = logging.getLogger(__name__)
 

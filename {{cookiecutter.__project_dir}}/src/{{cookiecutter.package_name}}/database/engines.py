@@ -174,6 +174,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """An ORM session per request (a FastAPI dependency), for routes that work with model
     objects; its statements run in one transaction, which the route commits. It holds its
     connection until the response has been sent, and the ORM costs more per row than the
-    statements `database` runs: the example resource (items.py) uses those."""
+    statements `database` runs: the example resource (api/items.py) uses those."""
     async with AsyncSession(request.app.state.get_engine(), expire_on_commit=False) as session:
         yield session

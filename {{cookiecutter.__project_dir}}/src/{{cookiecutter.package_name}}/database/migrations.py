@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.database.engines import create_db_engine
-from {{ cookiecutter.package_name }}.health import ReadinessCheck
+from {{ cookiecutter.package_name }}.web.health import ReadinessCheck
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -104,7 +104,8 @@ def migrate(settings: Settings) -> None:
         before, after = upgrade_to_head(engine)
     finally:
         engine.dispose()
-    # Alembic's own lines are filtered out with the libraries' (logs.py): one line says what ran.
+    # Alembic's own lines are filtered out with the libraries' (observability/logs.py): one line
+    # says what ran.
     if before == after:
         log.info("database schema already at %s: nothing to migrate", after)
     else:

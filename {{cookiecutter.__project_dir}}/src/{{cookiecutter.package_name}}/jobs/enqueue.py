@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from {{ cookiecutter.package_name }}.logs import request_fields, request_id
+from {{ cookiecutter.package_name }}.observability.logs import request_fields, request_id
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ def job_meta() -> JobMeta:
     meta = JobMeta(request_id=request_id.get(), enqueued_at=time.time())
     if fields := request_fields.get():
         meta["request_fields"] = dict(fields)
-    # Tracing on (tracing.py) has imported OpenTelemetry; off, nothing is imported for this.
+    # Tracing on (observability/tracing.py) has imported OpenTelemetry; off, nothing is imported
+    # for this.
     if "opentelemetry.trace" in sys.modules:
         from opentelemetry import propagate
 

@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from {{ cookiecutter.package_name }}.jobs.enqueue import META
-from {{ cookiecutter.package_name }}.logs import add_line_fields, request_fields, request_id
+from {{ cookiecutter.package_name }}.observability.logs import (
+    add_line_fields,
+    request_fields,
+    request_id,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider

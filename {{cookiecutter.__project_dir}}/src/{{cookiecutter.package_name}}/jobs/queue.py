@@ -11,7 +11,7 @@ import procrastinate
 from procrastinate.exceptions import JobAborted
 from procrastinate.jobs import Job
 
-from {{ cookiecutter.package_name }}.worker_settings import WorkerSettings
+from {{ cookiecutter.package_name }}.jobs.settings import WorkerSettings
 
 app = procrastinate.App(connector=procrastinate.PsycopgConnector())
 

@@ -14,9 +14,9 @@ from procrastinate import JobContext, builtin_tasks
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from {{ cookiecutter.package_name }}.database.models import Item
 from {{ cookiecutter.package_name }}.jobs.enqueue import ITEMS_QUEUE, PROCESS_ITEM
 from {{ cookiecutter.package_name }}.jobs.queue import RETRY, app
-from {{ cookiecutter.package_name }}.models import Item
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,6 @@ from procrastinate.exceptions import ConnectorException
 from procrastinate.jobs import Status
 from sqlalchemy import make_url
 
-from {{ cookiecutter.package_name }} import tracing
 from {{ cookiecutter.package_name }}.database.engines import create_async_db_engine
 from {{ cookiecutter.package_name }}.jobs.observability import (
     JOBS_FAILED,
@@ -48,6 +47,7 @@ from {{ cookiecutter.package_name }}.jobs.observability import (
 )
 from {{ cookiecutter.package_name }}.jobs.queue import RETRY, app
 from {{ cookiecutter.package_name }}.jobs.tasks import process_item
+from {{ cookiecutter.package_name }}.observability import tracing
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider

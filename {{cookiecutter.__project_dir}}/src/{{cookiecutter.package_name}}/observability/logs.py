@@ -1,5 +1,5 @@
 """Logs on stdout: JSON lines (or readable coloured lines, LOG_FORMAT=console), each carrying the
-id of the request it belongs to (middleware.py sets it and logs one line per request answered),
+id of the request it belongs to (web/middleware.py sets it and logs one line per request answered),
 and the fields the request's own code adds (add_request_fields: e.g. the caller)."""
 
 import json
@@ -11,11 +11,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.routing import Match
-from starlette.types import Scope
-
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
-# The current request's own fields (middleware.py gives each request a new dict).
+# The current request's own fields (web/middleware.py gives each request a new dict).
 request_fields: ContextVar[dict[str, Any] | None] = ContextVar("request_fields", default=None)
 
 # Libraries log at WARNING and above (LOG_LEVEL=debug lets everything through): their set-up
@@ -144,13 +141,3 @@ def configure_logging(level: str, log_format: str = "json") -> None:
         library.setLevel(logging.NOTSET if level == "debug" else logging.WARNING)
         library.handlers = []
         library.propagate = True
-
-
-def route_template(scope: Scope) -> str:
-    """The path template of the route that answered (`/items/{item_id}`), never the raw path:
-    one label value per route, whatever clients send. "unmatched" when no route matched."""
-    route = scope.get("route")
-    if route is None:  # Starlette's own routes (/openapi.json, /docs) don't record themselves
-        routes = getattr(getattr(scope.get("app"), "router", None), "routes", [])
-        route = next((r for r in routes if r.matches(scope)[0] is Match.FULL), None)
-    return str(getattr(route, "path", "unmatched"))

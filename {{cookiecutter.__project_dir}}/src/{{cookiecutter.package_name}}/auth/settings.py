@@ -1,6 +1,6 @@
 """Who may call the service: the OpenID Connect provider whose access tokens it accepts (`auth`).
-`Settings` (settings.py) has these with the rest. Apart from the `auth` package, so that reading
-the settings doesn't import PyJWT or the HTTP client.
+`Settings` (settings.py) has these with the rest. Its own module, which imports nothing of the
+tokens' code: reading the settings doesn't load PyJWT or the HTTP client.
 
 There is no setting that turns validation off or accepts another signer: tests and `make dev`
 use a local issuer on a loopback address (scripts/dev_issuer.py), with keys of its own.

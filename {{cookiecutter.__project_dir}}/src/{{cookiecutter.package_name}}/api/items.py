@@ -15,11 +15,11 @@ from fastapi import APIRouter, HTTPException, Path, Query{{ ", Security" if cook
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select
 
-{{ "from %s.auth import authorization_responses, authorized\n" % cookiecutter.package_name if cookiecutter.auth == "oidc" -}}
+{{ "from %s.auth.dependency import authorization_responses, authorized\n" % cookiecutter.package_name if cookiecutter.auth == "oidc" -}}
 from {{ cookiecutter.package_name }}.database.engines import Database, ReadDatabase
-from {{ cookiecutter.package_name }}.errors import Error, unavailable_response
+from {{ cookiecutter.package_name }}.database.models import Item
 {{ "from %s.jobs.enqueue import defer_process_item\n" % cookiecutter.package_name if cookiecutter.worker == "yes" -}}
-from {{ cookiecutter.package_name }}.models import Item
+from {{ cookiecutter.package_name }}.web.errors import Error, unavailable_response
 
 # Ids are the database's INTEGER: larger values could never match and would overflow the query.
 MAX_ID = 2**31 - 1

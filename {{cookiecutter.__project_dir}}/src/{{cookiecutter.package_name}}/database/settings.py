@@ -1,5 +1,5 @@
-"""The database's settings: `Settings` (settings.py) has them with the rest. Apart from the
-`database` package, so that reading the settings doesn't import the database's code."""
+"""The database's settings: `Settings` (settings.py) has them with the rest. Its own module,
+which imports nothing of the database's code: reading the settings doesn't load it."""
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings

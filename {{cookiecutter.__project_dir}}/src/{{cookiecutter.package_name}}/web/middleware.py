@@ -1,8 +1,9 @@
 """One plain ASGI middleware around every HTTP request: its id (in every log line the request
-causes, and in the response's X-Request-ID), its metrics (metrics.py), and one log line when it
-is answered: method, path, route, status, duration, client, and the fields the request's own
-code added (logs.add_request_fields: e.g. the caller). One middleware, one send wrapper and
-one route lookup per request: what a request costs here is a fraction of what it costs the app.
+causes, and in the response's X-Request-ID), its metrics (observability/metrics.py), and one log
+line when it is answered: method, path, route, status, duration, client, and the fields the
+request's own code added (observability/logs.add_request_fields: e.g. the caller). One
+middleware, one send wrapper and one route lookup per request: what a request costs here is a
+fraction of what it costs the app.
 """
 
 import logging
@@ -10,10 +11,11 @@ import os
 import re
 import time
 
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from {{ cookiecutter.package_name }} import metrics
-from {{ cookiecutter.package_name }}.logs import request_fields, request_id, route_template
+from {{ cookiecutter.package_name }}.observability import metrics
+from {{ cookiecutter.package_name }}.observability.logs import request_fields, request_id
 
 # ASGI header names arrive lower-cased, as bytes.
 REQUEST_ID_HEADER = b"x-request-id"
@@ -28,6 +30,16 @@ def incoming_request_id(scope: Scope) -> str | None:
         if name == REQUEST_ID_HEADER:
             return value.decode() if ACCEPTED_REQUEST_ID.match(value) else None
     return None
+
+
+def route_template(scope: Scope) -> str:
+    """The path template of the route that answered (`/items/{item_id}`), never the raw path:
+    one label value per route, whatever clients send. "unmatched" when no route matched."""
+    route = scope.get("route")
+    if route is None:  # Starlette's own routes (/openapi.json, /docs) don't record themselves
+        routes = getattr(getattr(scope.get("app"), "router", None), "routes", [])
+        route = next((r for r in routes if r.matches(scope)[0] is Match.FULL), None)
+    return str(getattr(route, "path", "unmatched"))
 
 
 class RequestMiddleware:

@@ -1,6 +1,6 @@
-"""The background job worker's settings (`<command> worker`, the `jobs` package): `Settings`
-(settings.py) has them with the rest. Apart from `jobs`, so that reading the settings doesn't
-import the queue's code."""
+"""The background job worker's settings (`<command> worker`): `Settings` (settings.py) has them
+with the rest. Its own module, which imports nothing of the queue's code: reading the settings
+doesn't load it."""
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 
 from {{ cookiecutter.package_name }} import __version__
-from {{ cookiecutter.package_name }}.logs import add_line_fields, add_request_field_sink
+from {{ cookiecutter.package_name }}.observability.logs import add_line_fields, add_request_field_sink
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider

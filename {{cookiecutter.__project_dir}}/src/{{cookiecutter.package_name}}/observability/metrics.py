@@ -75,7 +75,7 @@ _children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    """Count and time one answered request (middleware.py calls it for every one)."""
+    """Count and time one answered request (web/middleware.py calls it for every one)."""
     children = _children.get((method, route, status))
     if children is None:
         labels = (method, route, str(status))

@@ -1,0 +1,90 @@
+"""The generated package is laid out by concern, its imports go one way, and its Python is
+plain Python.
+
+Its import graph, read with `ast` from each bake's files (harness/imports.py), has no cycle, the
+package `__init__` modules counted: importing a module runs the packages above it first. And no
+generated `.py` file builds its code with a Jinja statement: option code lives in the option's
+own files, kept or pruned by the post-gen hook's OPTIONAL_PATHS.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from harness.baking import bake
+from harness.commands import TEMPLATE
+from harness.imports import import_cycle, import_graph
+
+# Each set of files the options keep (a layout or package manager changes no import).
+PARTS = [
+    {"database": "postgresql", "auth": "oidc", "worker": "no"},
+    {"database": "postgresql", "auth": "oidc", "worker": "yes"},
+    {"database": "postgresql", "auth": "none", "worker": "yes"},
+    {"database": "sqlite", "auth": "oidc", "worker": "no"},
+    {"database": "sqlite", "auth": "none", "worker": "no"},
+    {"database": "none", "auth": "oidc", "worker": "no"},
+    {"database": "none", "auth": "none", "worker": "no"},
+]
+# Where each concern lives: every bake has these packages, each holding these modules.
+LAYOUT = {
+    "api": {"__init__"},
+    "web": {"__init__", "errors", "health", "limits", "middleware", "swagger_ui"},
+    "observability": {"__init__", "logs", "metrics", "tracing"},
+}
+GENERATED = TEMPLATE / "{{cookiecutter.__project_dir}}"
+# Generated Python files whose code a Jinja statement still shapes: each is to move its option's
+# code into files of the option's own. The list only shrinks (the test fails on a file that
+# gains a statement, and on one listed that no longer has any).
+STILL_SHAPED_BY_JINJA_STATEMENTS = {
+    "src/{{cookiecutter.package_name}}/app.py",
+    "src/{{cookiecutter.package_name}}/cli.py",
+    "src/{{cookiecutter.package_name}}/settings.py",
+    "src/{{cookiecutter.package_name}}/api/items.py",
+    "src/{{cookiecutter.package_name}}/database/models.py",
+    "src/{{cookiecutter.package_name}}/database/settings.py",
+}
+
+
+@pytest.mark.parametrize("answers", PARTS, ids=lambda a: "-".join(a.values()))
+def test_the_package_is_laid_out_by_concern_and_imports_in_no_circle(
+    tmp_path: Path, answers: dict[str, str]
+) -> None:
+    package_dir = bake(tmp_path, **answers) / "src" / "my_service"
+    graph = import_graph(package_dir)
+    assert import_cycle(graph) == []
+    for package, modules in LAYOUT.items():
+        assert {path.stem for path in (package_dir / package).glob("*.py")} >= modules
+    # A package's __init__ imports nothing: importing one of its modules loads only that.
+    inits = [name for name in graph if (package_dir.parent / name.replace(".", "/")).is_dir()]
+    assert {name: graph[name] for name in inits if graph[name]} == {}
+    # The database installs itself without the resources: app.py includes their routers.
+    database_imports = {
+        t for name in graph if name.startswith("my_service.database") for t in graph[name]
+    }
+    assert not [name for name in database_imports if name.startswith("my_service.api")]
+
+
+def test_a_cycle_through_a_package_init_is_found(tmp_path: Path) -> None:
+    """The negative control: the loop the layout removed, database/__init__.py importing the
+    example resource, which imports the database's engines."""
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/database/__init__.py": "from pkg.api import items\n",
+        "pkg/database/engines.py": "ENGINE = None\n",
+        "pkg/api/__init__.py": "",
+        "pkg/api/items.py": "from pkg.database.engines import ENGINE\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    cycle = import_cycle(import_graph(tmp_path / "pkg"))
+    assert cycle == ["pkg.api.items", "pkg.database", "pkg.api.items"]
+
+
+def test_only_the_listed_generated_python_files_are_shaped_by_jinja_statements() -> None:
+    shaped = {
+        str(path.relative_to(GENERATED))
+        for path in GENERATED.rglob("*.py")
+        if "{%" in path.read_text()
+    }
+    assert shaped == STILL_SHAPED_BY_JINJA_STATEMENTS
