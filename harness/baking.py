@@ -10,9 +10,46 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jinja2
+from cookiecutter.environment import StrictEnvironment
 from cookiecutter.main import cookiecutter
 
 from harness.commands import TEMPLATE
+
+
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Jinja's compiled code for each template file, kept in memory by file and source (a changed
+    file is compiled again): Jinja's documented extension point for caching compilation."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+def compile_each_template_once() -> None:
+    """Cookiecutter makes a Jinja environment per bake, without a cache, so each bake compiles
+    every file of the template again: most of a bake's time. The tests bake hundreds of times in
+    a process; the environments cookiecutter renders files with (keep_trailing_newline, as every
+    one of them is made) share one cache instead. What a bake writes is the same."""
+    make_environment = StrictEnvironment.__init__
+    compiled = CompiledTemplates()
+
+    @functools.wraps(make_environment)
+    def make_environment_sharing_compiled_code(self: StrictEnvironment, **options: Any) -> None:
+        make_environment(self, **options)
+        if self.keep_trailing_newline:  # a lexer setting: compiled code differs without it
+            self.bytecode_cache = compiled
+
+    StrictEnvironment.__init__ = make_environment_sharing_compiled_code  # type: ignore[method-assign]
+
+
+compile_each_template_once()
 
 
 @functools.cache
