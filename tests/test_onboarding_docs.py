@@ -62,11 +62,14 @@ def missing_names(text: str, project: Path, package_dir: Path) -> list[str]:
     return missing
 
 
-@pytest.mark.parametrize(
+EACH_COMBINATION = pytest.mark.parametrize(
     "answers",
     COMBINATIONS,
     ids=["-".join(f"{k}={v}" for k, v in a.items()) or "default" for a in COMBINATIONS],
 )
+
+
+@EACH_COMBINATION
 def test_agents_md_and_code_map_name_only_what_the_bake_has(
     tmp_path: Path, answers: dict[str, str]
 ) -> None:
@@ -83,11 +86,7 @@ def test_agents_md_and_code_map_name_only_what_the_bake_has(
         assert missing_names(text, project, package_dir) == []
 
 
-@pytest.mark.parametrize(
-    "answers",
-    COMBINATIONS,
-    ids=["-".join(f"{k}={v}" for k, v in a.items()) or "default" for a in COMBINATIONS],
-)
+@EACH_COMBINATION
 def test_the_first_change_walkthrough_applies_to_the_bake(
     tmp_path: Path, answers: dict[str, str]
 ) -> None:

@@ -8,9 +8,7 @@ own modules that import it are rewritten to the new places, keeping the names th
   app.state.engine() -> app.state.get_engine()
 """
 
-from pathlib import Path
-
-from rename_modules import python_files, rename_modules, tidy
+from rename_modules import rename_modules, replace_in_files, tidy
 
 changed = rename_modules(
     {"db": "database.engines", "schema": "database.migrations"},
@@ -24,10 +22,7 @@ changed = rename_modules(
         "schema": {"UNREACHABLE": "database.migrations:DATABASE_ERRORS"},
     },
 )
-for path in python_files(Path()):
-    text = path.read_text()
-    if ".state.engine()" in text:
-        path.write_text(text.replace(".state.engine()", ".state.get_engine()"))
-        print(f"{path}: app.state.engine() is app.state.get_engine()")
-        changed.append(path)
+changed += replace_in_files(
+    ".state.engine()", ".state.get_engine()", "app.state.engine() is app.state.get_engine()"
+)
 tidy(changed)

@@ -17,9 +17,7 @@ the modules it moved are rewritten to the new places, keeping the names their co
                                       auth.tokens (Caller), auth.install (install_auth)
 """
 
-from pathlib import Path
-
-from rename_modules import python_files, rename_modules, tidy
+from rename_modules import rename_modules, replace_in_files, tidy
 
 WEB = ["errors", "health", "limits", "middleware", "swagger_ui"]
 OBSERVABILITY = ["logs", "metrics", "tracing"]
@@ -46,10 +44,9 @@ changed = rename_modules(
         },
     },
 )
-for path in python_files(Path()):
-    text = path.read_text()
-    if "database.install(app, " in text:
-        path.write_text(text.replace("database.install(app, ", "install_database(app, "))
-        print(f"{path}: database.install(...) is install_database(...)")
-        changed.append(path)
+changed += replace_in_files(
+    "database.install(app, ",
+    "install_database(app, ",
+    "database.install(...) is install_database(...)",
+)
 tidy(changed)

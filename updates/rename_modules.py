@@ -156,6 +156,19 @@ def rename_modules(
     return changed
 
 
+def replace_in_files(old: str, new: str, said: str, service: Path = Path()) -> list[Path]:
+    """Replace a text that isn't an import (a call, an attribute) in every Python file of the
+    service; prints `said` for each file changed, and returns them."""
+    changed = []
+    for path in python_files(service):
+        text = path.read_text()
+        if old in text:
+            path.write_text(text.replace(old, new))
+            print(f"{path}: {said}")
+            changed.append(path)
+    return changed
+
+
 def tidy(paths: list[Path], service: Path = Path()) -> None:
     """Sort the imports and format the files a step changed, with the service's own ruff (or
     uv's), as `make format` would; without either, say to run `make format`."""
