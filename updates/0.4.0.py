@@ -11,8 +11,10 @@ the modules it moved are rewritten to the new places, keeping the names their co
   <package>.auth_settings          -> <package>.auth.settings
   <package>.database.install       -> <package>.database.install.install_database (the package
                                       itself imports nothing now: no import cycle through it);
-                                      app.py's call `database.install(...)`, where a conflict
-                                      keeps the service's side, is `install_database(...)`
+                                      app.py's call `database.install(app, settings, tp)`, where
+                                      a conflict keeps the service's side, is
+                                      `install_database(app, tp)`: the database reads its own
+                                      settings (database/part.py)
   <package>.auth's names           -> <package>.auth.dependency (authorized, the responses),
                                       auth.tokens (Caller), auth.install (install_auth)
 """
@@ -45,8 +47,8 @@ changed = rename_modules(
     },
 )
 changed += replace_in_files(
-    "database.install(app, ",
+    "database.install(app, settings, ",
     "install_database(app, ",
-    "database.install(...) is install_database(...)",
+    "database.install(app, settings, tracer_provider) is install_database(app, tracer_provider)",
 )
 tidy(changed)

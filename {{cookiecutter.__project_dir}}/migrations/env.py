@@ -9,7 +9,7 @@ from sqlalchemy.types import TypeDecorator
 
 from {{ cookiecutter.package_name }}.database.engines import create_db_engine
 from {{ cookiecutter.package_name }}.database.models import Base
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.database.settings import DatabaseSettings
 
 target_metadata = Base.metadata
 
@@ -49,7 +49,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         run_migrations(connection)
         return
-    engine = create_db_engine(Settings().database_url)
+    engine = create_db_engine(DatabaseSettings().database_url)
     try:
         with engine.connect() as connection:
             run_migrations(connection)
@@ -60,7 +60,7 @@ def run_migrations_online() -> None:
 def run_migrations_offline() -> None:
     """`alembic upgrade head --sql`: print the SQL instead of running it."""
     context.configure(
-        url=Settings().database_url,
+        url=DatabaseSettings().database_url,
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},

@@ -16,9 +16,11 @@ import urllib.request
 
 PORT = os.environ.get("PORT", "{{ cookiecutter.port }}")
 # The service only needs settings that validate to start: /healthz touches no dependency
-# (nothing listens on port 9).
-ENVIRONMENT = {{ '["--env", "DATABASE_URL=postgresql://smoke@127.0.0.1:9/smoke"]' if cookiecutter.database == "postgresql" else "[]" }}
-{{- '\nENVIRONMENT += ["--env", "AUTH_ISSUER=http://127.0.0.1:9", "--env", "AUTH_AUDIENCE=smoke"]' if cookiecutter.auth == "oidc" }}
+# (nothing listens on port 9). The ones it refuses to start without, the database's and
+# authentication's:
+DATABASE = {{ '["--env", "DATABASE_URL=postgresql://smoke@127.0.0.1:9/smoke"]' if cookiecutter.database == "postgresql" else "[]" }}
+AUTH = {{ '["--env", "AUTH_ISSUER=http://127.0.0.1:9", "--env", "AUTH_AUDIENCE=smoke"]' if cookiecutter.auth == "oidc" else "[]" }}
+ENVIRONMENT = DATABASE + AUTH
 
 
 def docker(*args: str) -> str:

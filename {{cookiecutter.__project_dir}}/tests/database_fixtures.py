@@ -11,7 +11,6 @@ from sqlalchemy import Engine, MetaData, text
 
 from {{ cookiecutter.package_name }}.database.engines import create_db_engine
 from {{ cookiecutter.package_name }}.database.migrations import upgrade_to_head
-from {{ cookiecutter.package_name }}.settings import Settings
 
 
 # Every test's: code that reads its settings from the environment (the CLI, the `settings`
@@ -48,9 +47,9 @@ def migrated_for_the_client(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
-def migrated_postgresql(database_url: str, client: TestClient, settings: Settings) -> Settings:
-    """The settings of a migrated PostgreSQL database (the client fixture migrated it), for tests
-    of what only PostgreSQL does; skipped on SQLite."""
+def migrated_postgresql(database_url: str, client: TestClient) -> str:
+    """The URL of a migrated PostgreSQL database (the client fixture migrated it), for tests of
+    what only PostgreSQL does; skipped on SQLite."""
     if not database_url.startswith(("postgres://", "postgresql")):
         pytest.skip("needs TEST_DATABASE_URL=postgresql://... (what CI runs the tests with)")
-    return settings
+    return database_url

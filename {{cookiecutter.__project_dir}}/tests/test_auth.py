@@ -23,10 +23,12 @@ from pydantic import ValidationError
 from {{ cookiecutter.package_name }} import cli
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.auth.dependency import authorization_responses, authorized
+from {{ cookiecutter.package_name }}.auth.settings import AuthSettings
 from {{ cookiecutter.package_name }}.observability.logs import configure_logging
 from {{ cookiecutter.package_name }}.settings import Settings
 from scripts.dev_issuer import Issuer, new_key
 from tests.auth_fixtures import AUDIENCE
+from tests.part_settings import app_with
 
 # A route of this test's own (every bake has it, with or without the example resource).
 SCOPED = "/reports"
@@ -180,7 +182,7 @@ def test_tokens_as_providers_issue_them_are_accepted(
         minted = changes()
         if "key" in minted:
             issuer.keys.append(minted["key"])  # published beside the RSA key
-        app = create_app(settings.model_copy(update={"auth_issuer": issuer.url}))
+        app = app_with(settings, AUTH_ISSUER=issuer.url)
         with TestClient(app, headers={}) as client:
             response = client.get("/me", headers=bearer(issuer.mint(**minted)))
     assert response.status_code == 200
@@ -282,7 +284,7 @@ def test_settings_refuse_what_would_accept_forged_tokens(
 ) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError, match=message):
-        Settings()
+        AuthSettings()
 
 
 @pytest.mark.parametrize("issuer_url", ["http://127.0.0.1:9400", "http://[::1]:9400/realms/x"])
@@ -290,7 +292,7 @@ def test_http_is_accepted_for_a_loopback_issuer_only(
     monkeypatch: pytest.MonkeyPatch, issuer_url: str
 ) -> None:
     monkeypatch.setenv("AUTH_ISSUER", issuer_url)
-    assert Settings().auth_issuer == issuer_url
+    assert AuthSettings().auth_issuer == issuer_url
 
 
 @pytest.mark.parametrize("variable", ["AUTH_ISSUER", "AUTH_AUDIENCE"])

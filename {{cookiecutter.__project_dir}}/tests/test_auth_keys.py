@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.auth.keys import SigningKeys, usable_keys
 from {{ cookiecutter.package_name }}.settings import Settings
 from scripts.dev_issuer import Issuer, new_key
 from tests.auth_fixtures import AUDIENCE
+from tests.part_settings import app_with
 
 UNAVAILABLE = "identity provider's keys not fetched yet"
 
@@ -27,9 +27,8 @@ def provider() -> Iterator[Issuer]:
 
 def serving(settings: Settings, provider: Issuer, **changes: Any) -> TestClient:
     """A client of the service configured for this provider (no default token)."""
-    update = {f"auth_{name}": value for name, value in changes.items()}
-    update["auth_issuer"] = provider.url
-    return TestClient(create_app(settings.model_copy(update=update)), headers={})
+    variables = {f"AUTH_{name.upper()}": value for name, value in changes.items()}
+    return TestClient(app_with(settings, AUTH_ISSUER=provider.url, **variables), headers={})
 
 
 def me(client: TestClient, token: str) -> int:
@@ -128,7 +127,7 @@ def test_a_provider_answering_for_another_issuer_is_not_trusted(
 ) -> None:
     # A common slip: the provider's discovery document names its issuer without the slash.
     issuer = provider.url + "/"
-    app = create_app(settings.model_copy(update={"auth_issuer": issuer}))
+    app = app_with(settings, AUTH_ISSUER=issuer)
     with TestClient(app, headers={}) as client:
         assert me(client, provider.mint(iss=issuer)) == 503
         assert client.get("/readyz").json()["reason"] == UNAVAILABLE

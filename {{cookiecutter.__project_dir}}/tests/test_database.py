@@ -6,6 +6,7 @@ import errno
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -21,6 +22,7 @@ from {{ cookiecutter.package_name }}.database.engines import is_unavailable
 from {{ cookiecutter.package_name }}.database.migrations import alembic_config, head_revision
 from {{ cookiecutter.package_name }}.database.observability import watch_pool
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.part_settings import app_with
 
 # The example resource's route with a path parameter: metrics and spans name it, not the path.
 ITEM_ROUTE = "/items/{item_id}"
@@ -34,19 +36,19 @@ def test_readiness_is_unavailable_before_migrations(engine: Engine, settings: Se
     assert response.json()["reason"] == f"database schema at no revision, expected {head}"
 
 
-def unreachable(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path}")  # a directory can't be opened
+def unreachable(tmp_path: Path) -> FastAPI:
+    return app_with(Settings(), DATABASE_URL=f"sqlite:///{tmp_path}")  # a directory can't be opened
 
 
 def test_readiness_is_unavailable_without_a_database(tmp_path: Path) -> None:
-    with TestClient(create_app(unreachable(tmp_path))) as client:
+    with TestClient(unreachable(tmp_path)) as client:
         response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "reason": "database unreachable"}
 
 
 def test_an_unreachable_database_is_a_503_to_retry(tmp_path: Path) -> None:
-    with TestClient(create_app(unreachable(tmp_path))) as client:
+    with TestClient(unreachable(tmp_path)) as client:
         response = client.get("/items")
     assert response.status_code == 503
     assert response.headers["Retry-After"].isdigit()
@@ -54,9 +56,7 @@ def test_an_unreachable_database_is_a_503_to_retry(tmp_path: Path) -> None:
 
 
 def test_a_request_that_gets_no_connection_in_time_is_a_503(settings: Settings) -> None:
-    pool_of_one = {"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout": 0.1}
-    settings = settings.model_copy(update=pool_of_one)
-    app = create_app(settings)
+    app = app_with(settings, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_TIMEOUT=0.1)
     with TestClient(app) as client:
         client.get("/readyz")  # creates the engine
         assert client.portal is not None

@@ -18,7 +18,7 @@ from {{ cookiecutter.package_name }}.database.engines import create_async_db_eng
 from {{ cookiecutter.package_name }}.database.models import Item
 from {{ cookiecutter.package_name }}.jobs import observability, worker
 from {{ cookiecutter.package_name }}.jobs.enqueue import defer_process_item
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.jobs.settings import WorkerSettings
 
 JOBS_OF_ITEM = text(
     "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'process_item'"
@@ -27,9 +27,9 @@ JOBS_OF_ITEM = text(
 
 
 @pytest.fixture
-def async_engine(migrated_postgresql: Settings) -> Iterator[AsyncEngine]:
+def async_engine(migrated_postgresql: str) -> Iterator[AsyncEngine]:
     engine = create_async_db_engine(
-        migrated_postgresql.database_url,
+        migrated_postgresql,
         pool_size=2,
         max_overflow=0,
         pool_timeout=5,
@@ -45,7 +45,7 @@ def jobs_of(connection: Connection, item_id: int) -> int:
 
 
 def test_a_created_item_has_its_job_with_the_request_that_created_it(
-    migrated_postgresql: Settings, client: TestClient, engine: Engine
+    migrated_postgresql: str, client: TestClient, engine: Engine
 ) -> None:
     response = client.post("/items", json={"name": "queued"}, headers={"X-Request-ID": "req-7"})
     assert response.status_code == 201
@@ -92,7 +92,7 @@ CREATE TRIGGER refuse_jobs BEFORE INSERT ON procrastinate_jobs
 
 
 def test_an_item_whose_job_cannot_be_enqueued_is_not_created(
-    migrated_postgresql: Settings, engine: Engine
+    migrated_postgresql: str, engine: Engine
 ) -> None:
     """No row without its job: the route enqueues before its commit, so a failed enqueue leaves
     no item behind (committing the row first would keep an item whose job never runs)."""
@@ -114,10 +114,10 @@ def test_an_item_whose_job_cannot_be_enqueued_is_not_created(
 
 
 def test_the_worker_runs_the_job_from_postgresql(
-    migrated_postgresql: Settings, client: TestClient, engine: Engine
+    migrated_postgresql: str, client: TestClient, engine: Engine
 ) -> None:
     item_id = client.post("/items", json={"name": "worked"}).json()["id"]
-    settings = migrated_postgresql.model_copy(update={"worker_heartbeat_interval": 0.5})
+    settings = WorkerSettings(worker_heartbeat_interval=0.5)
 
     def processed() -> bool:
         with engine.connect() as connection:

@@ -34,13 +34,13 @@ from {{ cookiecutter.package_name }}.database.models import Item
 from {{ cookiecutter.package_name }}.jobs import observability, worker
 from {{ cookiecutter.package_name }}.jobs.enqueue import META, job_meta
 from {{ cookiecutter.package_name }}.jobs.queue import RETRY, PermanentError, Retry, app
+from {{ cookiecutter.package_name }}.jobs.settings import WorkerSettings
 from {{ cookiecutter.package_name }}.jobs.tasks import process_item, remove_old_jobs
 from {{ cookiecutter.package_name }}.observability.logs import (
     add_request_fields,
     configure_logging,
     request_fields,
 )
-from {{ cookiecutter.package_name }}.settings import Settings
 
 
 class Queue(InMemoryConnector):
@@ -108,9 +108,9 @@ async def fails(permanently: bool = False) -> None:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str) -> WorkerSettings:
     """Quick: retries after 10 ms, heartbeats every 50 ms, a lease of 200 ms."""
-    return Settings(
+    return WorkerSettings(
         database_url=database_url,
         worker_poll_interval=0.05,
         worker_heartbeat_interval=0.05,
@@ -150,7 +150,7 @@ def logged() -> Callable[[], list[dict[str, Any]]]:
 
 @asynccontextmanager
 async def running_worker(
-    settings: Settings, queue: Queue, provider: TracerProvider | None = None
+    settings: WorkerSettings, queue: Queue, provider: TracerProvider | None = None
 ) -> AsyncIterator[asyncio.Task[None]]:
     """The worker, started on the in-memory queue; stopped with a SIGTERM, as in production."""
     liveness = observability.Liveness()
@@ -196,7 +196,7 @@ def counted(name: str, task: str) -> float:
 
 
 def test_the_worker_processes_an_item_once_with_the_enqueuing_request_in_its_log_lines(
-    settings: Settings,
+    settings: WorkerSettings,
     queue: Queue,
     engine: Engine,
     item_id: int,
@@ -232,7 +232,7 @@ def test_the_worker_processes_an_item_once_with_the_enqueuing_request_in_its_log
 
 
 def test_a_failing_job_is_retried_with_backoff_then_failed_without_blocking_others(
-    settings: Settings, queue: Queue, engine: Engine, item_id: int
+    settings: WorkerSettings, queue: Queue, engine: Engine, item_id: int
 ) -> None:
     retried_before = counted("jobs_retried_total", "test_fails")
     failed_before = counted("jobs_failed_total", "test_fails")
@@ -280,7 +280,7 @@ def test_retry_delays_double_up_to_the_cap_and_stop_at_the_limit() -> None:
 
 
 def test_sigterm_lets_a_running_job_finish_within_the_timeout(
-    settings: Settings, queue: Queue
+    settings: WorkerSettings, queue: Queue
 ) -> None:
     async def scenario() -> int:
         job = await waits.defer_async()
@@ -297,7 +297,7 @@ def test_sigterm_lets_a_running_job_finish_within_the_timeout(
 
 
 def test_sigterm_puts_a_job_still_running_at_the_timeout_back_in_the_queue(
-    settings: Settings, queue: Queue
+    settings: WorkerSettings, queue: Queue
 ) -> None:
     short = settings.model_copy(update={"worker_shutdown_timeout": 0.2})
 
@@ -316,7 +316,9 @@ def test_sigterm_puts_a_job_still_running_at_the_timeout_back_in_the_queue(
     assert queue.jobs[job]["scheduled_at"] <= datetime.datetime.now(datetime.UTC)
 
 
-def test_the_heartbeat_goes_on_while_running_jobs_drain(settings: Settings, queue: Queue) -> None:
+def test_the_heartbeat_goes_on_while_running_jobs_drain(
+    settings: WorkerSettings, queue: Queue
+) -> None:
     """procrastinate 3.10 stops it first: a drain longer than the lease made another worker run
     the job a second time. worker.beat_while_draining keeps it beating."""
 
@@ -341,7 +343,7 @@ def test_the_heartbeat_goes_on_while_running_jobs_drain(settings: Settings, queu
 
 
 def test_a_lost_workers_job_goes_back_to_the_queue_and_fails_when_lost_too_often(
-    settings: Settings, queue: Queue
+    settings: WorkerSettings, queue: Queue
 ) -> None:
     async def scenario() -> list[tuple[str, int]]:
         job = await fails.defer_async()
@@ -358,7 +360,7 @@ def test_a_lost_workers_job_goes_back_to_the_queue_and_fails_when_lost_too_often
 
 
 def test_the_worker_starts_again_when_the_database_fails_it(
-    settings: Settings,
+    settings: WorkerSettings,
     queue: Queue,
     engine: Engine,
     item_id: int,
@@ -380,7 +382,7 @@ def test_the_worker_starts_again_when_the_database_fails_it(
 
 
 def test_a_lost_workers_job_another_worker_moved_first_is_left_alone(
-    settings: Settings, queue: Queue
+    settings: WorkerSettings, queue: Queue
 ) -> None:
     async def scenario() -> tuple[str, int]:
         job = await fails.defer_async()
@@ -436,7 +438,7 @@ def test_metrics_and_health_are_served_on_the_workers_port() -> None:
 
 
 def test_a_jobs_span_is_a_child_of_the_enqueuing_requests(
-    settings: Settings, queue: Queue, engine: Engine, item_id: int
+    settings: WorkerSettings, queue: Queue, engine: Engine, item_id: int
 ) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -468,11 +470,11 @@ def test_the_worker_refuses_a_database_without_a_queue(
 
 def test_a_lease_shorter_than_three_heartbeats_is_refused() -> None:
     with pytest.raises(ValidationError, match="at least 3 x WORKER_HEARTBEAT_INTERVAL"):
-        Settings(worker_heartbeat_interval=10, worker_stalled_after=20)
+        WorkerSettings(worker_heartbeat_interval=10, worker_stalled_after=20)
 
 
 def test_the_periodic_job_removes_old_finished_jobs_and_keeps_failed_ones(
-    settings: Settings, queue: Queue
+    settings: WorkerSettings, queue: Queue
 ) -> None:
     async def scenario() -> tuple[int, int, int]:
         done = await fails.defer_async()
@@ -501,7 +503,7 @@ def test_the_command_serves_metrics_and_health_while_it_works(
     seen: dict[str, Any] = {}
 
     async def work(
-        settings: Settings,
+        settings: WorkerSettings,
         connector: Callable[[], Any],
         liveness: observability.Liveness,
         tracer_provider: TracerProvider | None,

@@ -8,9 +8,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from {{ cookiecutter.package_name }} import cli
-from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.database.engines import create_async_db_engine
+from {{ cookiecutter.package_name }}.database.settings import DatabaseSettings
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.part_settings import app_with
 
 
 def test_production_refuses_to_start_without_database_url(
@@ -39,17 +40,17 @@ def test_requests_use_asyncpg_with_a_statement_timeout(prepared_statements: bool
 
 def test_postgres_urls_get_the_psycopg_driver(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgres://user@db/app")
-    assert cli.load_settings().database_url == "postgresql+psycopg://user@db/app"
+    assert DatabaseSettings().database_url == "postgresql+psycopg://user@db/app"
 
 
 # ---- against PostgreSQL itself (TEST_DATABASE_URL; the CI workflow sets it) --------------------
 
 
 def test_a_statement_past_its_timeout_is_cancelled_and_answers_503(
-    migrated_postgresql: Settings, engine: Engine
+    migrated_postgresql: str, settings: Settings, engine: Engine
 ) -> None:
-    fast = migrated_postgresql.model_copy(update={"db_statement_timeout": 0.2})
-    with engine.connect() as holder, TestClient(create_app(fast)) as client:
+    fast = app_with(settings, DB_STATEMENT_TIMEOUT=0.2)
+    with engine.connect() as holder, TestClient(fast) as client:
         holder.execute(text("LOCK TABLE items IN ACCESS EXCLUSIVE MODE"))  # until rolled back
         began = time.monotonic()
         response = client.get("/items")
@@ -61,16 +62,15 @@ def test_a_statement_past_its_timeout_is_cancelled_and_answers_503(
 
 
 def test_a_connection_the_server_closed_is_replaced_without_failing_a_request(
-    migrated_postgresql: Settings, engine: Engine
+    migrated_postgresql: str, client: TestClient, engine: Engine
 ) -> None:
-    with TestClient(create_app(migrated_postgresql)) as client:
-        assert client.get("/items").status_code == 200  # a pooled connection now exists
-        with engine.connect() as admin:  # what a restart or a failover does to it
-            admin.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
+    assert client.get("/items").status_code == 200  # a pooled connection now exists
+    with engine.connect() as admin:  # what a restart or a failover does to it
+        admin.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
-        time.sleep(0.2)  # the driver reads the server's goodbye
-        assert [client.get("/items").status_code for _ in range(3)] == [200, 200, 200]
+        )
+    time.sleep(0.2)  # the driver reads the server's goodbye
+    assert [client.get("/items").status_code for _ in range(3)] == [200, 200, 200]

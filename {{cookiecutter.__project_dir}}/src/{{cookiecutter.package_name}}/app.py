@@ -1,24 +1,24 @@
 """The application factory: `create_app()` builds a configured FastAPI app (server.py serves it).
 
-It composes the package's parts: what every request crosses (web/) and what it reports
-(observability/), each optional part installed in one call of its own (its `install.py`), then
-the routers: the probes, the metrics and the resources (api/). No part imports a resource.
+It composes the package: what every request crosses (web/) and what it reports
+(observability/), each optional part the service has installed in one call of its own (parts.py),
+then the routers: the probes, the metrics and the resources, a module each in api/. No part
+imports a resource.
 """
 
 from __future__ import annotations
 
 import logging
+import pkgutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
+from importlib import import_module
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
-from {{ cookiecutter.package_name }} import __version__
-{{ "from %s.api import items\n" % cookiecutter.package_name if cookiecutter.database != "none" -}}
-{{ "from %s.auth.install import install_auth\n" % cookiecutter.package_name if cookiecutter.auth == "oidc" -}}
-{{ "from %s.database.install import install_database\n" % cookiecutter.package_name if cookiecutter.database != "none" -}}
+from {{ cookiecutter.package_name }} import __version__, api, parts
 from {{ cookiecutter.package_name }}.observability import metrics, tracing
 from {{ cookiecutter.package_name }}.observability.logs import configure_logging
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -48,6 +48,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await step()
         log.info(done)
     log.info("stopped: requests in flight answered")
+
+
+def resources() -> list[APIRouter]:
+    """The `router` of each module in api/, by name: a resource is served once its module is
+    there."""
+    modules = sorted(module.name for module in pkgutil.iter_modules(api.__path__))
+    return [import_module(f"{api.__name__}.{name}").router for name in modules]
 
 
 def create_app(
@@ -87,13 +94,11 @@ def create_app(
     app.add_middleware(RequestMiddleware)
     app.include_router(health.router)
     app.include_router(metrics.router)
-{%- if cookiecutter.auth == "oidc" %}
-    install_auth(app, settings)
-{%- endif %}
-{%- if cookiecutter.database != "none" %}
-    install_database(app, settings, tracer_provider)
-    app.include_router(items.router)
-{%- endif %}
+    for part in parts.present():
+        if part.INSTALL is not None:
+            pkgutil.resolve_name(part.INSTALL)(app, tracer_provider)
+    for router in resources():
+        app.include_router(router)
     if tracer_provider is not None:
         tracing.instrument_app(app, tracer_provider)
         send_spans = partial(tracing.send_remaining_spans, tracer_provider)

@@ -9,36 +9,33 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from {{ cookiecutter.package_name }} import server
+from {{ cookiecutter.package_name }} import parts, server
 from {{ cookiecutter.package_name }}.observability.logs import configure_logging
 from {{ cookiecutter.package_name }}.settings import Settings
 
 # Read by prometheus-client when imported (observability/metrics.py): set before the workers start.
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
-# Commands besides serve: name -> (help, the function running it, given the settings). Each is
-# imported only when it runs: serving doesn't load Alembic.
-COMMANDS: dict[str, tuple[str, str]] = {
-{%- if cookiecutter.database != "none" %}
-    "migrate": (
-        "upgrade the database schema to the latest migration",
-        "{{ cookiecutter.package_name }}.database.migrations:migrate",
-    ),
-{% endif -%}
-{{ '    "worker": (\n        "run the background jobs until SIGTERM",\n        "%s.jobs.worker:run",\n    ),\n' % cookiecutter.package_name if cookiecutter.worker == "yes" }}}
 
 
 def load_settings() -> Settings:
-    """The settings, or exit with one line per problem naming its environment variable."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            name = "_".join(str(part) for part in error["loc"])
-            field = Settings.model_fields.get(name)
-            hint = f": expected {field.description}" if field and field.description else ""
-            problem = "is not set" if error["type"] == "missing" else f"is invalid ({error['msg']})"
-            print(f"error: {name.upper()} {problem}{hint}", file=sys.stderr)
-        raise SystemExit(2) from None
+    """The settings, the service's and each part's, or exit with one line per problem naming its
+    environment variable."""
+    problems: dict[str, str] = {}  # by variable: a field of several classes is named once
+    for settings_class in [Settings, *(part.SETTINGS for part in parts.present())]:
+        try:
+            settings_class()
+        except ValidationError as exc:
+            for error in exc.errors():
+                name = "_".join(str(piece) for piece in error["loc"])
+                field = settings_class.model_fields.get(name)
+                hint = f": expected {field.description}" if field and field.description else ""
+                missing = error["type"] == "missing"
+                problem = "is not set" if missing else f"is invalid ({error['msg']})"
+                problems[name] = f"error: {name.upper()} {problem}{hint}"
+    if problems:
+        print(*problems.values(), sep="\n", file=sys.stderr)
+        raise SystemExit(2)
+    return Settings()
 
 
 def share_metrics_between_workers() -> None:
@@ -57,7 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="run the HTTP server")
     serve_parser.add_argument("--reload", action="store_true", help="restart on code changes")
-    for name, (summary, _) in COMMANDS.items():
+    # Each part's commands: name -> (help, the function running it), imported only if it runs.
+    part_commands = {
+        name: command for part in parts.present() for name, command in part.COMMANDS.items()
+    }
+    for name, (summary, _) in part_commands.items():
         commands.add_parser(name, help=summary)
     args = parser.parse_args(argv)
 
@@ -68,5 +69,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             share_metrics_between_workers()
         server.serve(settings, reload=args.reload)
     else:
-        pkgutil.resolve_name(COMMANDS[args.command][1])(settings)
+        pkgutil.resolve_name(part_commands[args.command][1])()
     return 0

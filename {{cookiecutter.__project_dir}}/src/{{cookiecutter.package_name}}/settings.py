@@ -1,22 +1,22 @@
-"""Settings, read from the environment (or a local .env file) and validated once at start-up."""
+"""Settings, read from the environment (or a local .env file) and validated once at start-up.
+
+These are the service's own; each optional part (parts.py) declares its settings in its own
+`settings.py` the same way, and the command line checks them all before anything starts.
+"""
 
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-{%- if cookiecutter.auth == "oidc" or cookiecutter.database != "none" %}
-{% endif %}
-{{- "\nfrom %s.auth.settings import AuthSettings" % cookiecutter.package_name if cookiecutter.auth == "oidc" }}
-{%- if cookiecutter.database != "none" %}
-from {{ cookiecutter.package_name }}.database.settings import DatabaseSettings
-{{- "\nfrom %s.jobs.settings import WorkerSettings" % cookiecutter.package_name if cookiecutter.worker == "yes" }}
-{%- endif %}
+
+# Every settings class reads the same sources: a variable overrides a line of .env.
+FROM_THE_ENVIRONMENT = SettingsConfigDict(env_file=".env", extra="ignore")
 
 
-class Settings({{ "AuthSettings, " if cookiecutter.auth == "oidc" }}{{ "DatabaseSettings, " if cookiecutter.database != "none" }}{{ "WorkerSettings, " if cookiecutter.worker == "yes" }}BaseSettings):
+class Settings(BaseSettings):
     """Each field is read from the environment variable of the same name in upper case."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = FROM_THE_ENVIRONMENT
     # All interfaces: inside a container, loopback is unreachable from outside.
     host: str = "0.0.0.0"  # noqa: S104
     port: int = Field(default={{ cookiecutter.port }}, ge=1, le=65535)

@@ -1,20 +1,26 @@
-"""Authentication installed into the app in one call (app.py makes it): the issuer's keys
-(fetched at start-up and kept fresh in the background), the /readyz check until they are there,
-and GET /me. Routes take `Security(authorized, scopes=[...])` from dependency.py."""
+"""Authentication, installed into the app in one call (create_app makes it: part.py): the
+issuer's keys (fetched at start-up and kept fresh in the background), the /readyz check until
+they are there, and GET /me. Routes take `Security(authorized, scopes=[...])` from
+dependency.py."""
+
+from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, FastAPI, Security
 from pydantic import BaseModel
 
 from {{ cookiecutter.package_name }}.auth.dependency import authentication_responses, authorized
 from {{ cookiecutter.package_name }}.auth.keys import SigningKeys
+from {{ cookiecutter.package_name }}.auth.settings import AuthSettings
 from {{ cookiecutter.package_name }}.auth.tokens import Caller, TokenRules
-from {{ cookiecutter.package_name }}.settings import Settings
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 
 class Me(BaseModel):
@@ -44,8 +50,10 @@ def routes(keys: SigningKeys) -> APIRouter:
     return router
 
 
-def install_auth(app: FastAPI, settings: Settings) -> None:
-    """Routes reach the token rules through `app.state.token_rules` (dependency.authorized)."""
+def install_auth(app: FastAPI, tracer_provider: TracerProvider | None) -> None:
+    """Routes reach the token rules through `app.state.token_rules` (dependency.authorized).
+    Its spans are the requests': the tracer provider isn't needed here."""
+    settings = AuthSettings()
     keys = SigningKeys(
         issuer=settings.auth_issuer,
         algorithms=settings.auth_algorithms,

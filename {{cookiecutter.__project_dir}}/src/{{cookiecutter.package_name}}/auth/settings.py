@@ -1,6 +1,6 @@
-"""Who may call the service: the OpenID Connect provider whose access tokens it accepts (`auth`).
-`Settings` (settings.py) has these with the rest. Its own module, which imports nothing of the
-tokens' code: reading the settings doesn't load PyJWT or the HTTP client.
+"""Who may call the service: the OpenID Connect provider whose access tokens it accepts (`auth`),
+read like the service's own settings (settings.py). Its own module, which imports nothing of the
+tokens' code: checking the settings doesn't load PyJWT or the HTTP client.
 
 There is no setting that turns validation off or accepts another signer: tests and `make dev`
 use a local issuer on a loopback address (scripts/dev_issuer.py), with keys of its own.
@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings
+
+from {{ cookiecutter.package_name }}.settings import FROM_THE_ENVIRONMENT
 
 # Signed with the provider's private key, verified with the public key it publishes. HS* would
 # make a key anyone can download the signing secret (algorithm confusion); `none` signs nothing.
@@ -40,6 +42,7 @@ def secure_url(url: str) -> str:
 
 
 class AuthSettings(BaseSettings):
+    model_config = FROM_THE_ENVIRONMENT
     # Required, no default: a service must never start accepting tokens of an issuer nobody chose.
     # Compared with each token's `iss` exactly: as the provider's discovery document spells it.
     auth_issuer: str = Field(

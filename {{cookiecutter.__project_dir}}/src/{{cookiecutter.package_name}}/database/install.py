@@ -1,7 +1,7 @@
-"""The database, installed into the app in one call (app.py makes it): the engine (created on
-first use), the readiness check, 503 answers while the database can't serve, pool metrics and
-query spans, and closing the pool on shutdown. The routes that use it are the resources' own
-(api/), which app.py includes."""
+"""The database, installed into the app in one call (create_app makes it: part.py): the engine
+(created on first use), the readiness check, 503 answers while the database can't serve, pool
+metrics and query spans, and closing the pool on shutdown. The routes that use it are the
+resources' own (api/), which app.py includes."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from {{ cookiecutter.package_name }}.database.observability import (
     uninstrument_engines,
     watch_pool,
 )
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.database.settings import DatabaseSettings
 from {{ cookiecutter.package_name }}.web.errors import RETRY_AFTER_SECONDS
 
 log = logging.getLogger(__package__)  # `<package>.database`: the outage line names the database
@@ -34,11 +34,10 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 
-def install_database(
-    app: FastAPI, settings: Settings, tracer_provider: TracerProvider | None
-) -> None:
+def install_database(app: FastAPI, tracer_provider: TracerProvider | None) -> None:
     """Routes reach the engine through `app.state.get_engine()` and
     `app.state.get_read_engine()` (database.engines' dependencies call them)."""
+    settings = DatabaseSettings()
 
     # Created on first use: importing the database driver then doesn't delay start-up.
     @cache

@@ -16,12 +16,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.database.engines import create_db_engine
+from {{ cookiecutter.package_name }}.database.settings import DatabaseSettings
 from {{ cookiecutter.package_name }}.web.health import ReadinessCheck
 
 if TYPE_CHECKING:
     from alembic.config import Config
-
-    from {{ cookiecutter.package_name }}.settings import Settings
 
 # Alembic is imported where it is used: it adds ~0.15 s to start-up, and serving needs it only
 # for the first readiness check.
@@ -97,9 +96,9 @@ def schema_is_current(get_engine: Callable[[], AsyncEngine]) -> ReadinessCheck:
     return check
 
 
-def migrate(settings: Settings) -> None:
+def migrate() -> None:
     """`<command> migrate`: upgrade the database at DATABASE_URL, and say what ran."""
-    engine = create_db_engine(settings.database_url)
+    engine = create_db_engine(DatabaseSettings().database_url)
     try:
         before, after = upgrade_to_head(engine)
     finally:

@@ -1,23 +1,19 @@
-"""The database's settings: `Settings` (settings.py) has them with the rest. Its own module,
-which imports nothing of the database's code: reading the settings doesn't load it."""
+"""The database's settings, read like the service's own (settings.py). Its own module, which
+imports nothing of the database's code: checking the settings doesn't load it."""
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings
 
+from {{ cookiecutter.package_name }}.settings import FROM_THE_ENVIRONMENT
+
 
 class DatabaseSettings(BaseSettings):
-{%- if cookiecutter.database == "postgresql" %}
-    # Required: production never falls back silently to a local database (`make dev` sets one).
+    model_config = FROM_THE_ENVIRONMENT
+    # {{ "Required (`...`): production never falls back to a local database (`make dev` sets one)." if cookiecutter.database == "postgresql" else "Relative to the working directory: in the image, /app/data, a volume." }}
     database_url: str = Field(
-        description="a PostgreSQL URL, e.g. postgresql://user:password@db:5432/{{ cookiecutter.package_name }}"
+        default={{ '...' if cookiecutter.database == "postgresql" else '"sqlite:///data/%s.db"' % cookiecutter.package_name }},
+        description="a {{ "PostgreSQL URL, e.g. postgresql://user:password@db:5432/%s" % cookiecutter.package_name if cookiecutter.database == "postgresql" else "SQLAlchemy database URL" }}",
     )
-{%- else %}
-    # Relative to the working directory; in the image that is /app/data, a volume.
-    database_url: str = Field(
-        default="sqlite:///data/{{ cookiecutter.package_name }}.db",
-        description="a SQLAlchemy database URL",
-    )
-{%- endif %}
     # Connections per process, kept open once made (pool_size), and how many more may be opened
     # under load and closed again (max_overflow: each is a new server process, so none by
     # default). A request that gets none within pool_timeout seconds answers 503. Keep

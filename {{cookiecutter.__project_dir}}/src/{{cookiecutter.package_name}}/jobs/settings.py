@@ -1,12 +1,15 @@
-"""The background job worker's settings (`<command> worker`): `Settings` (settings.py) has them
-with the rest. Its own module, which imports nothing of the queue's code: reading the settings
-doesn't load it."""
+"""The background job worker's settings (`<command> worker`), read like the service's own
+(settings.py): its own, with the service's and the database's, which the worker uses too. Its own
+module, which imports nothing of the queue's code: checking the settings doesn't load it."""
 
 from pydantic import Field, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings
+
+from {{ cookiecutter.package_name }}.database.settings import DatabaseSettings
+from {{ cookiecutter.package_name }}.settings import FROM_THE_ENVIRONMENT, Settings
 
 
-class WorkerSettings(BaseSettings):
+class WorkerSettings(DatabaseSettings, Settings):
+    model_config = FROM_THE_ENVIRONMENT
     # Jobs one worker process runs at once (asyncio tasks: jobs that wait on I/O share a CPU).
     worker_concurrency: int = Field(default=10, ge=1)
     # The worker's own HTTP port: GET /metrics (Prometheus) and GET /healthz (liveness).

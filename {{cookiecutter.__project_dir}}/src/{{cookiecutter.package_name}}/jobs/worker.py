@@ -46,6 +46,7 @@ from {{ cookiecutter.package_name }}.jobs.observability import (
     serve_metrics_and_health,
 )
 from {{ cookiecutter.package_name }}.jobs.queue import RETRY, app
+from {{ cookiecutter.package_name }}.jobs.settings import WorkerSettings
 from {{ cookiecutter.package_name }}.jobs.tasks import process_item
 from {{ cookiecutter.package_name }}.observability import tracing
 
@@ -53,8 +54,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from procrastinate import JobContext
     from procrastinate.middleware import WorkerMiddleware
-
-    from {{ cookiecutter.package_name }}.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +70,9 @@ QUEUE_DEPTH_SQL = (
 TASKS = (process_item,)  # importing tasks.py registers every task with the app
 
 
-def run(settings: Settings) -> None:
+def run() -> None:
     """`<command> worker`: metrics and health on WORKER_PORT, jobs until SIGTERM."""
+    settings = WorkerSettings()
     url = make_url(settings.database_url)
     if url.get_backend_name() != "postgresql":
         raise SystemExit(
@@ -93,7 +93,7 @@ def run(settings: Settings) -> None:
     log.info("stopped: running jobs finished or back in the queue")
 
 
-def queue_connector(settings: Settings) -> procrastinate.PsycopgConnector:
+def queue_connector(settings: WorkerSettings) -> procrastinate.PsycopgConnector:
     """The queue's own connections (psycopg): fetching and finishing jobs, LISTEN, heartbeats."""
     url = make_url(settings.database_url).set(drivername="postgresql")
     return procrastinate.PsycopgConnector(
@@ -106,7 +106,7 @@ def queue_connector(settings: Settings) -> procrastinate.PsycopgConnector:
 
 
 async def work(
-    settings: Settings,
+    settings: WorkerSettings,
     connector: Callable[[], procrastinate.BaseConnector],
     liveness: Liveness,
     tracer_provider: TracerProvider | None = None,
@@ -158,7 +158,7 @@ async def work(
 
 
 async def run_worker(
-    settings: Settings,
+    settings: WorkerSettings,
     context: dict[str, Any],
     stop: asyncio.Event,
     tracer_provider: TracerProvider | None,
@@ -227,7 +227,7 @@ async def keep_beating(liveness: Liveness, stop: asyncio.Event) -> None:
         await wait(stop, 1)
 
 
-async def maintain(settings: Settings, stop: asyncio.Event) -> None:
+async def maintain(settings: WorkerSettings, stop: asyncio.Event) -> None:
     """Every few seconds: jobs of lost workers back in the queue, and the queue's depth."""
     while not stop.is_set():
         try:
@@ -238,7 +238,7 @@ async def maintain(settings: Settings, stop: asyncio.Event) -> None:
         await wait(stop, MAINTENANCE_INTERVAL)
 
 
-async def requeue_stalled_jobs(settings: Settings) -> None:
+async def requeue_stalled_jobs(settings: WorkerSettings) -> None:
     """Running jobs of workers whose heartbeat is older than WORKER_STALLED_AFTER go back to
     the queue; one whose workers were lost JOB_MAX_ATTEMPTS times (a job that kills its worker)
     fails instead."""
