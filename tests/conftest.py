@@ -25,6 +25,10 @@ from harness.pythons import project_command, project_env, runs_in_container
 from tests.kubernetes_manifests import bake_each_database
 from tests.params import IMAGE_KEYS, TIERS, image_params
 
+# Support modules whose asserts fail with the values compared, as the tests' own do (pytest
+# rewrites only test modules and those named here, before they are imported).
+pytest.register_assert_rewrite("tests.github_workflows", "tests.upgraded_service")
+
 TIER_OF = {module: tier for tier, modules in TIERS.items() for module in modules}
 
 

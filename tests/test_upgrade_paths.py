@@ -1,18 +1,16 @@
 """Upgrade paths: services generated from each earlier release, edited as a team would, updated
 to the working tree under test with the template's updater (scripts/template-update).
 
-Each path bakes a service at its release (through a file:// URL, as from a hosted template),
-locks and commits it, makes a team's edits (TEAM_EDITS) and commits them, then updates. Then:
-the team's edits survive; the lock matches pyproject.toml; the questions added since are
-reported with their values; what the template deleted or renamed is gone; the conflicts are
-exactly the path's row in PATHS, with git-style markers; every other file is what a bake at the
-working tree writes; and after a mechanical resolution (both sides kept, `ruff check --fix`,
-`ruff format`) `make check` passes and the image builds and answers /readyz. One more service,
-without edits, goes through scripts/fleet end to end.
+Each path bakes a service at its release, locks and commits it, makes a team's edits and commits
+them, then updates (tests/upgraded_service.py). Then: the team's edits survive; the lock matches
+pyproject.toml; the questions added since are reported with their values; what the template
+deleted or renamed is gone; the conflicts are exactly the path's row in PATHS, with git-style
+markers; every other file is what a bake at the working tree writes; and after a mechanical
+resolution (both sides kept, `ruff check --fix`, `ruff format`) `make check` passes and the image
+builds and answers /readyz. One more service, without edits, goes through scripts/fleet end to
+end.
 
-A path's tests share one bake on one worker (xdist_group). pip paths lock their baseline with
-`uv pip compile` (the same hash-pinned format, seconds instead of the minutes the releases'
-pip-tools takes here): the lock the update writes is the updated project's own `make lock`.
+A path's tests share one bake on one worker (xdist_group).
 """
 
 import json
@@ -20,7 +18,6 @@ import re
 import sys
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +34,7 @@ from harness.docker import (
     wait_for_healthz,
 )
 from harness.pythons import project_env
-from tests.team_edits import TEAM_FILES, team_edits
+from tests.team_edits import TEAM_FILES
 from tests.template_repo import (
     FLEET,
     GIT_ENV,
@@ -47,34 +44,16 @@ from tests.template_repo import (
     git,
     start_repo,
     status,
-    update_command,
     working_tree_repo,
 )
-
-
-@dataclass(frozen=True)
-class UpgradePath:
-    release: str
-    package_manager: str
-    database: str
-    layout: str
-    python_version: str
-    conflicts: frozenset[str]  # "{package}/app.py": the package's directory is substituted
-    more_answers: str = ""  # "question=value ..."
-
-    @property
-    def id(self) -> str:
-        return f"{self.release}-{self.package_manager}-{self.database}"
-
-    @property
-    def answers(self) -> dict[str, str]:
-        options = ("package_manager", "database", "layout", "python_version")
-        return {
-            "project_name": "Billing",
-            **{o: getattr(self, o) for o in options},
-            **dict(pair.split("=") for pair in self.more_answers.split()),
-        }
-
+from tests.upgraded_service import (
+    Updated,
+    UpgradePath,
+    lock,
+    resolve_and_check,
+    tracked_and_new_files,
+    update_path,
+)
 
 # The expectations, in ONE table: the files each path's update leaves in conflict, given the
 # edits of tests/team_edits.py. What they rest on (update them when the template
@@ -113,7 +92,7 @@ PATHS = [
 ]
 # fmt: on
 
-# ---- Baking, locking, updating ----------------------------------------------------------------
+# ---- One service per path, updated once ----------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -121,70 +100,7 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> TemplateRepo:
     return working_tree_repo(tmp_path_factory.mktemp("template"))
 
 
-def package_dir(answers: dict[str, str], package: str) -> str:
-    return f"src/{package}" if answers["layout"] == "src" else package
-
-
-def lock(project: Path, answers: dict[str, str]) -> None:
-    """uv: `make lock`. pip: `uv pip compile` into the same hash-pinned files (seconds; the
-    releases' `make lock` runs pip-tools, minutes here; the update runs the new one)."""
-    env = project_env(answers["python_version"])
-    if answers["package_manager"] == "uv":
-        run(["make", "lock"], cwd=project, env=env)
-        return
-    compile_ = f"{tool('uv')} pip compile --quiet --generate-hashes "
-    compile_ += f"--python-version {answers['python_version']} pyproject.toml --output-file"
-    run(f"{compile_} requirements.lock", cwd=project, env=env)
-    run(f"{compile_} requirements-dev.lock --extra dev -c requirements.lock", cwd=project, env=env)
-
-
-@dataclass
-class Updated:
-    path: UpgradePath
-    project: Path
-    package_dir: str
-    edits: dict[str, str]  # file -> a line of the team's edit
-    old_files: set[str]  # what the bake at the release had
-    returncode: int = 0
-    summary: dict[str, Any] = field(default_factory=dict)
-    texts: dict[str, str] = field(default_factory=dict)  # edited and conflicted files, as left
-    changed: list[str] = field(default_factory=list)  # git status after the update
-    checked: bool = False
-
-
 UPDATED: dict[str, Updated] = {}
-
-
-def tracked_and_new_files(project: Path) -> set[str]:
-    listed = git(project, "ls-files", "--cached", "--others", "--exclude-standard")
-    return {name for name in listed.splitlines() if (project / name).is_file()}
-
-
-def update_path(path: UpgradePath, repo: TemplateRepo, workdir: Path) -> Updated:
-    answers = path.answers
-    project = repo.bake(RELEASES[path.release], workdir, **answers)
-    package = answers.get("package_name", "billing")
-    lock(project, answers)
-    start_repo(project)
-    updated = Updated(path, project, package_dir(answers, package), {}, set())
-    updated.old_files = tracked_and_new_files(project)
-    updated.edits = team_edits(project, updated.package_dir, path.database)
-    commit_all(project, "The team's edits")
-
-    env = {**project_env(answers["python_version"]), **GIT_ENV}
-    result = run(
-        update_command("--ref", repo.head, "--json", "--no-input"),
-        cwd=project,
-        env=env,
-        check=False,
-        timeout=1200,
-    )
-    assert result.stdout.strip(), result.stderr[-4000:]
-    updated.returncode, updated.summary = result.returncode, json.loads(result.stdout)
-    updated.changed = status(project)
-    for name in {*updated.edits, *updated.summary["conflicts"]}:
-        updated.texts[name] = (project / name).read_text()
-    return updated
 
 
 @pytest.fixture
@@ -328,27 +244,6 @@ def tracked_and_new_files_of(directory: Path) -> set[str]:
 
 
 # ---- Resolved, checked, built -----------------------------------------------------------------
-
-MARKER_LINE = re.compile(r"^(?:<<<<<<< .*|=======|>>>>>>> .*)\n", re.MULTILINE)
-
-
-def resolve_and_check(updated: Updated) -> None:
-    """Both sides kept, ruff's fixes and format, then `make check` (the update ran it itself
-    when nothing conflicted)."""
-    if updated.checked:
-        return
-    project, answers = updated.project, updated.path.answers
-    env = project_env(answers["python_version"])
-    if updated.summary["conflicts"]:
-        for name in updated.summary["conflicts"]:
-            (project / name).write_text(MARKER_LINE.sub("", (project / name).read_text()))
-        if "pyproject.toml" in updated.summary["conflicts"]:
-            run(["make", "lock"], cwd=project, env=env, timeout=900)
-        run(["make", "install"], cwd=project, env=env, timeout=900)
-        run([".venv/bin/ruff", "check", "--fix", "--quiet", "."], cwd=project, check=False)
-        run([".venv/bin/ruff", "format", "--quiet", "."], cwd=project)
-        run(["make", "check"], cwd=project, env=env, timeout=900)
-    updated.checked = True
 
 
 @PER_PATH
