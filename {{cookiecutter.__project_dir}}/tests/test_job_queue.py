@@ -102,7 +102,7 @@ def test_an_item_whose_job_cannot_be_enqueued_is_not_created(
         # An app and client of its own, which answers 500s instead of raising. Not the client
         # fixture's app: what its requests share (a lock, pooled connections) belongs to that
         # client's event loop, and a request from another loop that waits on it is never woken.
-        app = create_app(migrated_postgresql)
+        app = create_app()
         with TestClient(app, raise_server_exceptions=False) as refusing_client:
             response = refusing_client.post("/items", json={"name": "unqueued"})
     finally:

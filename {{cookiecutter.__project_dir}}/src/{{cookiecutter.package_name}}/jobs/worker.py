@@ -88,6 +88,7 @@ def run() -> None:
         asyncio.run(work(settings, lambda: queue_connector(settings), liveness, tracer_provider))
     finally:
         server.shutdown()
+        server.server_close()  # the port refuses connections from now on
         if tracer_provider is not None:
             tracer_provider.shutdown()
     log.info("stopped: running jobs finished or back in the queue")
