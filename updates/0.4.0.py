@@ -11,10 +11,9 @@ the modules it moved are rewritten to the new places, keeping the names their co
   <package>.auth_settings          -> <package>.auth.settings
   <package>.database.install       -> <package>.database.install.install_database (the package
                                       itself imports nothing now: no import cycle through it);
-                                      app.py's call `database.install(app, settings, tp)`, where
-                                      a conflict keeps the service's side, is
-                                      `install_database(app, tp)`: the database reads its own
-                                      settings (database/part.py)
+                                      app.py's call `database.install(...)`, where a conflict
+                                      keeps the service's side, goes: create_app() installs every
+                                      part the service has (parts.py, database/part.py)
   <package>.auth's names           -> <package>.auth.dependency (authorized, the responses),
                                       auth.tokens (Caller), auth.install (install_auth)
 """
@@ -47,8 +46,8 @@ changed = rename_modules(
     },
 )
 changed += replace_in_files(
-    "database.install(app, settings, ",
-    "install_database(app, ",
-    "database.install(app, settings, tracer_provider) is install_database(app, tracer_provider)",
+    "    database.install(app, settings, tracer_provider)\n",
+    "",
+    "database.install(...) removed: create_app() installs every part the service has (parts.py)",
 )
 tidy(changed)
