@@ -33,6 +33,7 @@ def main(description: str) -> None:
     http.add_argument("--template", type=Path, default=TEMPLATE, help="a checkout (this one)")
     http.add_argument("--work", type=Path, help="kept there, the peer reused (default: temporary)")
     http.add_argument("--exclusive", action="store_true", help="hold the tests' machine lock")
+    http.add_argument("--servers", action="store_true", help="also on uvicorn and Hypercorn")
     jobs = parser.add_argument_group("--jobs mode")
     jobs.add_argument("--jobs", action="store_true", help="the background job worker (see above)")
     jobs.add_argument("--queued", type=int, default=2000, help="throughput: jobs queued (2000)")
@@ -58,5 +59,6 @@ def main(description: str) -> None:
         work=args.work.resolve() if args.work else None,
         out=args.out,
         exclusive=args.exclusive,
+        servers=args.servers,
     )
     run_http(options)

@@ -20,6 +20,7 @@ from benchmarking.load import (
     wait_ready,
     wrk_binary,
 )
+from benchmarking.servers import SERVERS, bare_on, install_other_servers, ours_on
 from benchmarking.services import (
     SEED,
     UNAUTHENTICATED_ROUTES,
@@ -50,6 +51,7 @@ class Options:
     work: Path | None  # kept (and the peer reused) when given; a temporary directory otherwise
     out: Path
     exclusive: bool  # hold the machine (harness.commands.machine_share) while measuring
+    servers: bool = False  # also ours and the bare app on uvicorn and Hypercorn (servers.py)
 
 
 def log(message: str) -> None:
@@ -149,6 +151,11 @@ def run_http(options: Options) -> None:
             peer(peer_project, database.port, logs),
             bare(work / "bare", ours, logs),
         ]
+        if options.servers:
+            log("installing uvicorn and Hypercorn into ours' venv")
+            install_other_servers(ours)
+            services += [ours_on(server, ours, ours_url, logs, issuer) for server in SERVERS]
+            services += [bare_on(server, work / "bare", ours, logs) for server in SERVERS]
         meta["postgresql"] = sessions.psql("SHOW server_version")
         meta["versions"] = {service.name: service.versions for service in services}
         measuring = time.monotonic()

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarking.servers import SERVERS
 from benchmarking.services import Service
 
 ROUTES = ("health", "list", "get", "create")
@@ -105,7 +106,7 @@ def ratios(rows: list[Cell], clients: list[int]) -> list[str]:
     """Ours against the others, requests/s medians."""
 
     def line(ours: str, other: str, routes: Sequence[str], goal: float | None = None) -> str:
-        parts = []
+        parts: list[str] = []
         for route in routes:
             for count in clients:
                 value = ratio(rows, route, count, ours, other)
@@ -121,6 +122,12 @@ def ratios(rows: list[Cell], clients: list[int]) -> list[str]:
         line("ours (image)", "ours (host)", ROUTES),
         line("ours (image)", "ours (image, auth=none)", ["get"], AUTH_GOAL),
         token_cost(rows, clients),
+        *[
+            line(f"{app} ({server})", app, routes)
+            for server in SERVERS
+            for app, routes in (("ours (host)", ROUTES), ("bare FastAPI", ["health"]))
+            if any(row["service"] == f"{app} ({server})" for row in rows)
+        ],
     ]
 
 

@@ -73,8 +73,8 @@ async def healthz() -> dict[str, str]:
 # What each service runs on: printed by its interpreter.
 VERSIONS = """import importlib.metadata as m, platform
 found = []
-for name in ("fastapi", "starlette", "granian", "uvicorn", "uvloop", "httptools", "pydantic",
-             "sqlalchemy", "psycopg", "asyncpg"):
+for name in ("fastapi", "starlette", "granian", "uvicorn", "hypercorn", "uvloop", "httptools",
+             "pydantic", "sqlalchemy", "psycopg", "asyncpg"):
     try:
         found.append(f"{name} {m.version(name)}")
     except m.PackageNotFoundError:
