@@ -1,5 +1,6 @@
 """The provider's keys: fetched at start-up, kept through its outages, rotations picked up without
-a restart, and never fetched more than once per cooldown, whatever tokens arrive. Each test runs
+a restart, and never fetched more than once per cooldown, whatever tokens arrive; tokens found
+valid remembered only while they and their key are. Each test runs
 its own provider (scripts/dev_issuer.py on 127.0.0.1), and stops or rotates it."""
 
 import asyncio
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from {{ cookiecutter.package_name }}.auth import tokens
 from {{ cookiecutter.package_name }}.auth.keys import SigningKeys, usable_keys
 from {{ cookiecutter.package_name }}.settings import Settings
 from scripts.dev_issuer import Issuer, new_key
@@ -144,3 +146,31 @@ def test_rotated_keys_are_picked_up_without_a_restart(settings: Settings, provid
         wait_for_fetches(provider, provider.jwks_fetches + 2)  # the cache's lifetime passed
         assert me(client, old_token) == 401
         assert me(client, provider.mint()) == 200
+
+
+# ---- tokens found valid: remembered, not checked in full again ----------------------------------
+
+
+def test_a_remembered_token_is_refused_once_it_expired(
+    settings: Settings, provider: Issuer
+) -> None:
+    with serving(settings, provider, leeway=0) as client:
+        token = provider.mint(lifetime=1)
+        assert me(client, token) == 200
+        assert me(client, token) == 200  # remembered
+        time.sleep(2.1)  # past its `exp`
+        response = client.get("/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "token expired"
+
+
+def test_remembered_tokens_are_bounded_the_oldest_forgotten_first(
+    settings: Settings, provider: Issuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tokens, "TOKENS_REMEMBERED", 2)
+    with serving(settings, provider) as client:
+        first, second, third = (provider.mint(sub=f"client-{n}") for n in range(3))
+        for token in (first, second, first, third):  # the first used again: now the newest
+            assert me(client, token) == 200
+        remembered = client.app.state.token_rules.valid  # type: ignore[attr-defined]
+    assert list(remembered) == [first, third]

@@ -142,6 +142,10 @@ class SigningKeys:
             raise ProviderUnavailableError
         return self.keys.get(kid, {}).get(algorithm)
 
+    def current(self, kid: str, algorithm: str) -> jwt.PyJWK | None:
+        """The key the set holds now for this `kid` and `alg`, without fetching."""
+        return (self.keys or {}).get(kid, {}).get(algorithm)
+
     async def keep_fresh(self) -> None:
         """The background task: the first fetch at start-up, then one every max_age seconds
         (after a failure, once per cooldown until one succeeds)."""

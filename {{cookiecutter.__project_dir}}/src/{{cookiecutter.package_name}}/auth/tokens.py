@@ -12,11 +12,19 @@ What each check prevents:
 - `exp` required, `nbf` and `iat` checked, each with AUTH_LEEWAY seconds of clock difference;
 - `typ`, when present, `at+jwt` (RFC 9068) or `JWT` (many providers set no `typ` at all): an ID
   token or a logout token typed as such is not an access token.
+
+A client sends the same token with every request until it expires, and checking its signature
+costs more than the rest of most requests: a token found valid is remembered (by its whole text,
+so a token changed in any byte is checked in full) and taken as valid again while it hasn't
+expired and the key that verified it is still the one the key set holds. A refreshed set (every
+AUTH_KEYS_MAX_AGE seconds) has keys of its own, so each token is checked in full once more; a
+key the provider removed refuses its tokens from then on. Refused tokens are never remembered.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -25,6 +33,8 @@ from {{ cookiecutter.package_name }}.auth.keys import SigningKeys
 
 ACCEPTED_TYPES = {"jwt", "at+jwt", "application/at+jwt"}
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
+# Valid tokens remembered at most, the oldest forgotten first: a few MiB at most per process.
+TOKENS_REMEMBERED = 4096
 
 
 class TokenRefusedError(Exception):
@@ -39,14 +49,43 @@ class Caller:
 
 
 @dataclass(frozen=True)
+class ValidToken:
+    """A token found valid: who it names, and what its validity still depends on."""
+
+    caller: Caller
+    key: jwt.PyJWK  # the key that verified it, as the key set held it then
+    kid: str
+    algorithm: str
+    expires: float  # `exp`
+
+
+@dataclass(frozen=True)
 class TokenRules:
-    """What a token must be, from the settings, and the keys to check its signature with."""
+    """What a token must be, from the settings, the keys to check its signature with, and the
+    tokens found valid, by their text."""
 
     issuer: str
     audience: str
     algorithms: list[str]
     leeway: float
     keys: SigningKeys
+    valid: dict[str, ValidToken] = field(default_factory=dict, compare=False)
+
+    def still_valid(self, token: str) -> Caller | None:
+        """The caller of a token found valid before, unless it has expired since or its key is
+        no longer the key set's: then None, and it is checked in full again."""
+        found = self.valid.pop(token, None)
+        if found is None or time.time() > found.expires + self.leeway:
+            return None
+        if self.keys.current(found.kid, found.algorithm) is not found.key:
+            return None
+        self.valid[token] = found  # popped and put back: the newest, forgotten last
+        return found.caller
+
+    def remember(self, token: str, found: ValidToken) -> None:
+        if len(self.valid) >= TOKENS_REMEMBERED:
+            del self.valid[next(iter(self.valid))]  # the oldest
+        self.valid[token] = found
 
 
 def granted_scopes(claims: dict[str, Any]) -> frozenset[str]:
@@ -73,6 +112,9 @@ def caller_of(claims: dict[str, Any]) -> Caller:
 async def check(token: str, rules: TokenRules) -> Caller:
     """The caller the token names, or TokenRefusedError. ProviderUnavailableError when no keys
     were ever fetched (then nothing can be checked)."""
+    remembered = rules.still_valid(token)
+    if remembered is not None:
+        return remembered
     try:
         header = jwt.get_unverified_header(token)  # refuses unknown `crit` extensions
     except jwt.PyJWTError as error:
@@ -101,4 +143,6 @@ async def check(token: str, rules: TokenRules) -> Caller:
         raise TokenRefusedError("token expired") from None
     except jwt.PyJWTError as error:
         raise TokenRefusedError(f"token refused: {error}") from None
-    return caller_of(claims)
+    caller = caller_of(claims)
+    rules.remember(token, ValidToken(caller, key, kid, algorithm, float(claims["exp"])))
+    return caller
