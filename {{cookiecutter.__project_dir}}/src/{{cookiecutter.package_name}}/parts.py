@@ -4,11 +4,15 @@
 - database/: where the resources are kept, and `<command> migrate`;
 - jobs/: work done after the answer, and `<command> worker`.
 
-Each has a module `part.py` saying what it adds: SETTINGS (its settings class, read from the
-environment like Settings; the command line checks them all at start-up), COMMANDS (the command
-line's: name -> (help, "module:function")) and install(app, tracer_provider) (create_app calls
-it). Nothing else names a part's package: deleting one, with what else it brought (its tests,
-mk/, compose/ and k8s/ files), takes it out of the service.
+Each has a module `part.py` saying what it adds:
+- SETTINGS: its settings class, read from the environment like Settings (the command line checks
+  every part's at start-up);
+- COMMANDS: the command line's, name -> (help, "module:function");
+- INSTALL: "module:function", what create_app calls with the app and its tracer provider (None:
+  nothing to install).
+The functions named are imported only when they run. Nothing else names a part's package:
+deleting one, with what else it brought (its tests, mk/, compose/ and k8s/ files), takes it out
+of the service.
 """
 
 from importlib import import_module
