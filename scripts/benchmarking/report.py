@@ -123,10 +123,13 @@ def ratios(rows: list[Cell], clients: list[int]) -> list[str]:
         line("ours (image)", "ours (image, auth=none)", ["get"], AUTH_GOAL),
         token_cost(rows, clients),
         *[
-            line(f"{app} ({server})", app, routes)
+            line(name, on_granian, routes)
             for server in SERVERS
-            for app, routes in (("ours (host)", ROUTES), ("bare FastAPI", ["health"]))
-            if any(row["service"] == f"{app} ({server})" for row in rows)
+            for name, on_granian, routes in (
+                (f"ours (host, {server})", "ours (host)", ROUTES),
+                (f"bare FastAPI ({server})", "bare FastAPI", ["health"]),
+            )
+            if any(row["service"] == name for row in rows)
         ],
     ]
 
