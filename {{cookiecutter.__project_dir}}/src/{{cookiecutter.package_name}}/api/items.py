@@ -3,9 +3,9 @@
 Copy its shape for new resources: every input has limits the database can hold, every status a
 route can answer is in the OpenAPI document, and the database is used through an async
 connection, held only inside `async with db.connect()`: SQLAlchemy Core statements on the model's
-columns, rows validated into the response model (no ORM objects built and tracked per row). A
-route that only reads takes ReadDatabase (no transaction around its one statement); one that
-writes takes Database, and commits before it answers.
+columns, built once with bound parameters, rows validated into the response model (no ORM objects
+built and tracked per row). A route that only reads takes ReadDatabase (no transaction around its
+one statement); one that writes takes Database, and commits before it answers.
 """
 
 from datetime import datetime
@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query{{ ", Security" if cookiecutter.auth == "oidc" }}, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 {{ "from %s.auth.dependency import authorization_responses, authorized\n" % cookiecutter.package_name if cookiecutter.auth == "oidc" -}}
 from {{ cookiecutter.package_name }}.database.engines import Database, ReadDatabase
@@ -33,6 +33,13 @@ router = APIRouter(
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
 # What a response holds: the statements select (or return) exactly these.
 ITEM_COLUMNS = (Item.id, Item.name, Item.created_at)
+# Each statement is built once, its values bound at execution: building one per request costs
+# more CPU than the database takes to run it (a third of a read's CPU, measured).
+CREATE_ITEM = insert(Item).returning(*ITEM_COLUMNS)
+LIST_ITEMS = (
+    select(*ITEM_COLUMNS).order_by(Item.id).limit(bindparam("limit")).offset(bindparam("offset"))
+)
+GET_ITEM = select(*ITEM_COLUMNS).where(Item.id == bindparam("item_id"))
 
 
 class ItemIn(BaseModel):
@@ -63,8 +70,8 @@ unparsable_body: dict[int | str, dict[str, Any]] = {
 async def create_item(body: ItemIn, db: Database) -> ItemOut:
     async with db.connect() as connection:
         # One statement: the INSERT returns the columns the database fills (id, created_at).
-        insert_item = insert(Item).values(name=body.name).returning(*ITEM_COLUMNS)
-        item = ItemOut.model_validate((await connection.execute(insert_item)).one())
+        row = (await connection.execute(CREATE_ITEM, {"name": body.name})).one()
+        item = ItemOut.model_validate(row)
 {%- if cookiecutter.worker == "yes" %}
         # Its background job, in the same transaction: the commit stores both, or neither.
         await defer_process_item(connection, item.id)
@@ -79,9 +86,8 @@ async def list_items(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[ItemOut]:
-    query = select(*ITEM_COLUMNS).order_by(Item.id).limit(limit).offset(offset)
     async with db.connect() as connection:
-        rows = (await connection.execute(query)).all()
+        rows = (await connection.execute(LIST_ITEMS, {"limit": limit, "offset": offset})).all()
     return [ItemOut.model_validate(row) for row in rows]
 
 
@@ -92,7 +98,7 @@ async def list_items(
 )
 async def get_item(item_id: ItemId, db: ReadDatabase) -> ItemOut:
     async with db.connect() as connection:
-        row = (await connection.execute(select(*ITEM_COLUMNS).where(Item.id == item_id))).first()
+        row = (await connection.execute(GET_ITEM, {"item_id": item_id})).first()
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"item {item_id} not found")
     return ItemOut.model_validate(row)
