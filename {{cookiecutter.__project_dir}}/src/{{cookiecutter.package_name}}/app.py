@@ -69,13 +69,15 @@ def create_app(
         tracer_provider = tracing.otlp_tracer_provider()
 
     # The docs page is web/swagger_ui.py's: FastAPI's own pages load Swagger UI and ReDoc from a
-    # CDN.
+    # CDN. The telemetry is observability/'s: FastAPI's built-in OpenTelemetry stays off, and
+    # with it the look at the global OpenTelemetry providers it takes on every request.
     app = FastAPI(
         title={{ cookiecutter.project_name | tojson }},
         version=__version__,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     # Each dependency the service can't work without (a database, a queue) adds its check to
     # /readyz and its step to the shutdown, and names the errors that answer 503 while it is down.
