@@ -1,7 +1,10 @@
 """What only a PostgreSQL service does: refuse to start without its database, accept its URLs,
-cancel a statement at its timeout, replace a connection the server closed."""
+cancel a statement at its timeout, reuse a pooled connection without a ping, replace a connection
+the server closed."""
 
+import asyncio
 import time
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -35,7 +38,6 @@ def test_requests_use_asyncpg_with_a_statement_timeout(prepared_statements: bool
         prepared_statements=prepared_statements,
     )
     assert engine.url.drivername == "postgresql+asyncpg"  # (it connects on first use only)
-    assert not engine.sync_engine.pool._pre_ping  # type: ignore[attr-defined]
 
 
 def test_postgres_urls_get_the_psycopg_driver(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,6 +61,39 @@ def test_a_statement_past_its_timeout_is_cancelled_and_answers_503(
         assert client.get("/items").status_code == 200  # the connection is fine afterwards
     assert response.status_code == 503
     assert took < 5  # cancelled at its timeout, not when the lock went away
+
+
+def test_a_pooled_connection_is_reused_without_a_ping_round_trip(
+    migrated_postgresql: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pre-ping would cost a round trip before every request's first statement."""
+    engine = create_async_db_engine(
+        migrated_postgresql,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=1,
+        statement_timeout=2.5,
+        prepared_statements=True,
+    )
+    pinged: list[Any] = []
+    ping = engine.dialect.do_ping
+
+    def counted_ping(connection: Any) -> bool:
+        pinged.append(connection)
+        return ping(connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
+
+    async def read_twice() -> list[int]:
+        answers = []
+        for _ in range(2):  # the second read takes the pooled connection the first returned
+            async with engine.connect() as connection:
+                answers.append((await connection.execute(text("SELECT 1"))).scalar_one())
+        await engine.dispose()
+        return answers
+
+    assert asyncio.run(read_twice()) == [1, 1]
+    assert pinged == []
 
 
 def test_a_connection_the_server_closed_is_replaced_without_failing_a_request(
