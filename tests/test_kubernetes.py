@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from harness.baking import bake
 from harness.commands import TEMPLATE, run, tool
 from harness.docker import Image, engine
 from harness.options import choices
+from tests.github_workflows import load
 from tests.kubernetes_manifests import (
     OVERLAYS,
     PORT,
@@ -221,15 +221,13 @@ def test_the_option_adds_or_leaves_out_manifests_targets_readme_section_and_ci_j
 def test_the_generated_workflow_validates_the_manifests_with_the_makefile(
     k8s_projects: dict[str, Path],
 ) -> None:
-    workflow = yaml.safe_load(
-        (k8s_projects["postgresql"] / ".github/workflows/kubernetes.yml").read_text()
-    )
+    workflow = load(k8s_projects["postgresql"] / ".github/workflows/kubernetes.yml")
     commands = [str(step.get("run", "")) for step in workflow["jobs"]["kubernetes"]["steps"]]
     assert "make k8s-validate" in commands
 
 
 def test_the_template_workflow_deploys_to_kind_and_checks_readyz_through_the_service() -> None:
-    workflow = yaml.safe_load(TEMPLATE_WORKFLOW.read_text())
+    workflow = load(TEMPLATE_WORKFLOW)
     job = workflow["jobs"]["kind"]
     script = "\n".join(str(step.get("run", "")) for step in job["steps"])
     steps = ["kind create cluster", "make .*docker-build", "kind load docker-image",
