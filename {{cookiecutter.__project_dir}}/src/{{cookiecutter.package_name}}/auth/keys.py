@@ -140,7 +140,7 @@ class SigningKeys:
             await self.refresh(on_demand=True)
         if self.keys is None:
             raise ProviderUnavailableError
-        return self.keys.get(kid, {}).get(algorithm)
+        return self.current(kid, algorithm)
 
     def current(self, kid: str, algorithm: str) -> jwt.PyJWK | None:
         """The key the set holds now for this `kid` and `alg`, without fetching."""
