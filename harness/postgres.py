@@ -4,8 +4,10 @@ session's shared server and the private ones a test stops and starts (the outage
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,6 +64,18 @@ class PostgresServer:
         """`fast` ends the clients' sessions, as a server that goes away does."""
         self._pg_ctl("-m", mode, "-w", "stop", check=check)
 
+    def kill(self) -> None:
+        """For when even an immediate stop hangs: the postmaster killed (its processes exit as
+        they find it gone), and a warning with the end of its log, so the hang is seen."""
+        try:
+            pid = int((self.directory / "data" / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, signal.SIGKILL)
+        except (FileNotFoundError, IndexError, ProcessLookupError):
+            return
+        server_log = (self.directory / "log").read_text(errors="replace")[-2000:]
+        message = f"PostgreSQL did not stop in time and was killed; its log ends:\n{server_log}"
+        warnings.warn(message, stacklevel=2)
+
     def create_database(self, name: str) -> str:
         return create_database(self.url, name)
 
@@ -85,7 +99,10 @@ def postgres_server() -> Iterator[PostgresServer]:
         server.start()
         yield server
     finally:
-        server.stop("immediate", check=False)
+        try:
+            server.stop("immediate", check=False)
+        except subprocess.TimeoutExpired:
+            server.kill()
         shutil.rmtree(server.directory, ignore_errors=True)
 
 
