@@ -11,7 +11,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +143,6 @@ def run_once(
 class Container:
     handle: SdkContainer
     port: int  # every container gets its own: they share the host's network
-    run_at: float  # time.time() just before it was created
     headers: dict[str, str] = field(default_factory=dict)  # what its clients send: a token
     url: str = field(init=False)
 
@@ -161,11 +159,6 @@ class Container:
 
     def state(self) -> dict[str, Any]:
         return self.attrs()["State"]
-
-    def started_at(self) -> float:
-        """When the engine started the process (after creating the container)."""
-        started = str(self.state()["StartedAt"])  # RFC 3339 with nanoseconds
-        return datetime.fromisoformat(started[:26].rstrip("Z") + "+00:00").timestamp()
 
     def logs(self) -> str:
         return self.handle.logs().decode(errors="replace")
@@ -190,13 +183,13 @@ def container_starter() -> tuple[StartContainer, Callable[[], None]]:
         environment: Mapping[str, str] | None = None,
         **options: Any,
     ) -> Container:
-        port, begin = free_port(), time.time()
+        port = free_port()
         environment = {"PORT": str(port), **image.environment(), **(environment or {})}
         handle = engine().containers.run(
             image.tag, list(command) or None, detach=True, network_mode="host",
             environment=environment, **options,
         )  # fmt: skip
-        container = Container(handle, port, begin, image.authorization())
+        container = Container(handle, port, image.authorization())
         started.append(container)
         return container
 

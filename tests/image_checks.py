@@ -5,7 +5,6 @@ import re
 import time
 from typing import Any
 
-from harness.commands import machine_share
 from harness.docker import Image, StartContainer, run_once, wait_for_healthz
 
 
@@ -51,20 +50,24 @@ def leftovers_problem(image: Image) -> str | None:
     return None if result.stdout.strip() == "[]" else f"found in the image: {result.stdout.strip()}"
 
 
+# `docker stop`'s default: after it, SIGKILL (exit code 137).
+STOP_TIMEOUT = 10
+# An idle service stops in well under a second; past this, its shutdown stalls on something.
+STOP_STALL_SECONDS = 5
+
+
 def graceful_stop_problem(image: Image, start: StartContainer, **options: Any) -> str | None:
-    with machine_share(exclusive=True):  # timed: other workers' commands wait
-        return _graceful_stop_problem(image, start, **options)
-
-
-def _graceful_stop_problem(image: Image, start: StartContainer, **options: Any) -> str | None:
+    """SIGTERM stops it: the server is PID 1 and handles it (exit 0 or 143, not SIGKILL's 137 at
+    the timeout), without a stall. Not a timing measurement: scripts/benchmark reports the time."""
     container = start(image, **options)
     if wait_for_healthz(container) is None:
         return f"never answered /healthz:\n{container.logs()[-2000:]}"
     began = time.monotonic()
-    container.stop(timeout=10)  # `docker stop`'s default
+    container.stop(timeout=STOP_TIMEOUT)
     took, code = time.monotonic() - began, container.state()["ExitCode"]
-    if took > 2 or code not in (0, 143):
-        return (
-            f"`docker stop` took {took:.1f} s with exit code {code} (SIGTERM not handled by PID 1)"
-        )
+    stopped = f"`docker stop` took {took:.1f} s, exit code {code}"
+    if code not in (0, 143):
+        return f"{stopped}: killed at the timeout, SIGTERM not handled by PID 1"
+    if took > STOP_STALL_SECONDS:
+        return f"{stopped}: its shutdown stalls"
     return None
