@@ -56,9 +56,9 @@ def anonymous(app: FastAPI) -> Iterator[TestClient]:
         yield client
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def attacker() -> Iterator[Issuer]:
-    """Another provider, with keys of its own, on another port."""
+    """Another provider, with keys of its own, on another port (only minting: shared)."""
     with Issuer(AUDIENCE) as attacker:
         yield attacker
 
