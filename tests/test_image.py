@@ -63,7 +63,7 @@ def test_no_caches_compilers_dev_tools_env_files_or_git_in_the_image(
     assert leftovers_problem(image) is None
 
 
-def test_docker_stop_is_graceful_and_fast(
+def test_docker_stop_ends_it_by_sigterm_without_a_stall(
     image: Image, start: StartContainer, new_database: Callable[[], str]
 ) -> None:
     url = new_database() if image.context["database"] == "postgresql" else None
