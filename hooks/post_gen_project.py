@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -257,7 +258,16 @@ def lock_failure(output: str) -> str:
     return "is the package index reachable? (the last lines of `make lock` follow)"
 
 
+def remove_own_copy() -> None:
+    """cookiecutter runs a hook from a copy it renders into the temporary directory and never
+    deletes: the copy deletes itself, so a bake leaves nothing behind there."""
+    own_copy = Path(__file__)
+    if own_copy.parent == Path(tempfile.gettempdir()):
+        own_copy.unlink(missing_ok=True)
+
+
 if __name__ == "__main__":
+    remove_own_copy()
     prune()
     arrange()
     remove_empty_dirs()

@@ -7,6 +7,8 @@ non-zero exit makes cookiecutter delete the half-made output directory.
 import keyword
 import re
 import sys
+import tempfile
+from pathlib import Path
 
 # tojson keeps any answer, quotes included, a valid Python literal; str() one given as a number.
 ANSWERS = {
@@ -157,7 +159,16 @@ def problems() -> list[str]:
     ]
 
 
+def remove_own_copy() -> None:
+    """cookiecutter runs a hook from a copy it renders into the temporary directory and never
+    deletes: the copy deletes itself, so a bake leaves nothing behind there."""
+    own_copy = Path(__file__)
+    if own_copy.parent == Path(tempfile.gettempdir()):
+        own_copy.unlink(missing_ok=True)
+
+
 if __name__ == "__main__":
+    remove_own_copy()
     errors = problems()
     for line in errors:
         print(f"error: {line}", file=sys.stderr)

@@ -1,13 +1,16 @@
 """Input validation: each bad answer is refused with its own one-line message, leaving nothing
-in the output directory or beside it. And a missing tool is named as the cause, with how to get it;
-a slow lock says what it is doing and shows its output, a quick one says nothing.
+in the output directory, beside it or in the temporary directory (a bake that succeeds leaves
+nothing there either: cookiecutter's copies of the hooks delete themselves). And a missing tool
+is named as the cause, with how to get it; a slow lock says what it is doing and shows its
+output, a quick one says nothing.
 """
 
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from harness.baking import bake, dependency_import_names
+from harness.baking import bake, cookiecutter_config, dependency_import_names
 from harness.commands import tool
 
 LONG = "a" * 10_000  # absurd: every message must still be one short line
@@ -146,15 +149,33 @@ def tree(path: Path) -> list[str]:
     return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
 
 
+@pytest.fixture(autouse=True)
+def temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tmp_path/tmp as the temporary directory of the bake and of its hooks (TMPDIR), empty: what
+    a bake leaves there shows."""
+    cookiecutter_config()  # the harness's own, made once per process: not in this directory
+    directory = tmp_path / "tmp"
+    directory.mkdir()
+    monkeypatch.setenv("TMPDIR", str(directory))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    return directory
+
+
 def refused(tmp_path: Path, **answers: str) -> Exception:
     """Bakes into tmp_path/out, expecting a refusal; nothing may be left in the output directory,
-    beside it, or anywhere under tmp_path."""
+    beside it, in the temporary directory (tmp_path/tmp), or anywhere else under tmp_path."""
     output_dir = tmp_path / "out"
     output_dir.mkdir()
     with pytest.raises(Exception) as refusal:
         bake(output_dir, **answers)
-    assert tree(tmp_path) == ["out"]
+    assert tree(tmp_path) == ["out", "tmp"]
     return refusal.value
+
+
+def test_a_bake_leaves_nothing_in_the_temporary_directory(tmp_path: Path, temp_dir: Path) -> None:
+    bake(tmp_path / "out")
+    assert (tmp_path / "out" / "my-service" / "pyproject.toml").is_file()
+    assert tree(temp_dir) == []
 
 
 @pytest.mark.parametrize(
