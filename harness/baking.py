@@ -1,6 +1,7 @@
 """Baking the template, and the dependency import names its pre-gen hook refuses."""
 
 import functools
+import os
 import re
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from cookiecutter import generate as cookiecutter_generate
 from cookiecutter.environment import StrictEnvironment
 from cookiecutter.main import cookiecutter
 
@@ -34,11 +36,15 @@ class CompiledTemplates(jinja2.BytecodeCache):
 
 def compile_each_template_once() -> None:
     """Cookiecutter makes a Jinja environment per bake, without a cache, so each bake compiles
-    every file of the template again: most of a bake's time. The tests bake hundreds of times in
-    a process; the environments cookiecutter renders files with (keep_trailing_newline, as every
-    one of them is made) share one cache instead. What a bake writes is the same."""
+    every file of the template again, and every path, answer and hook it renders from a string:
+    most of a bake's time. The tests bake hundreds of times in a process; the environments
+    cookiecutter renders files with (keep_trailing_newline, as every one of them is made) share
+    one cache instead, and the strings' compiled code is kept by source and settings. What a bake
+    writes is the same."""
     make_environment = StrictEnvironment.__init__
+    compile_source = StrictEnvironment.compile
     compiled = CompiledTemplates()
+    compiled_strings: dict[tuple[str, bool, tuple[str, ...]], Any] = {}
 
     @functools.wraps(make_environment)
     def make_environment_sharing_compiled_code(self: StrictEnvironment, **options: Any) -> None:
@@ -46,10 +52,43 @@ def compile_each_template_once() -> None:
         if self.keep_trailing_newline:  # a lexer setting: compiled code differs without it
             self.bytecode_cache = compiled
 
+    @functools.wraps(compile_source)
+    def compile_each_string_once(
+        self: StrictEnvironment, source: str, name: str | None = None, *args: Any, **options: Any
+    ) -> Any:
+        # from_string() compiles its source with no name and no other argument; the rest (a
+        # file's template, Jinja's raw output) is compiled as before.
+        if name is not None or args or options:
+            return compile_source(self, source, name, *args, **options)
+        # What else shapes the compiled code: the lexer setting and the extensions (their tags).
+        key = (source, self.keep_trailing_newline, tuple(sorted(self.extensions)))
+        if key not in compiled_strings:
+            compiled_strings[key] = compile_source(self, source)
+        return compiled_strings[key]
+
     StrictEnvironment.__init__ = make_environment_sharing_compiled_code  # type: ignore[method-assign]
+    StrictEnvironment.compile = compile_each_string_once  # type: ignore[method-assign]
+
+
+def check_each_file_for_binary_once() -> None:
+    """Cookiecutter reads the start of each template file on every bake to tell a binary file
+    (copied as it is) from text (rendered); the answer is kept per file, size and change time."""
+    is_binary = cookiecutter_generate.is_binary
+
+    @functools.wraps(is_binary)
+    def is_binary_once(path: str) -> bool:
+        found = os.stat(path)
+        return binary_files(os.path.abspath(path), found.st_size, found.st_mtime_ns)
+
+    @functools.cache
+    def binary_files(path: str, size: int, changed: int) -> bool:
+        return bool(is_binary(path))
+
+    cookiecutter_generate.is_binary = is_binary_once
 
 
 compile_each_template_once()
+check_each_file_for_binary_once()
 
 
 @functools.cache
