@@ -1,4 +1,5 @@
-"""The import graph of a generated package, read with `ast` from its files, and its cycles.
+"""The import graph of a generated package, read with `ast` from its files, and its cycles; and
+the private names its code reaches into.
 
 A module imports what its import statements name, and the packages above it: importing
 `pkg.database.engines` runs `pkg/__init__.py` and `pkg/database/__init__.py` first. So an
@@ -77,3 +78,37 @@ def import_cycle(graph: dict[str, set[str]]) -> list[str]:
         if cycle := visit(module):
             return cycle
     return []
+
+
+def private(name: str) -> bool:
+    """`_name` is private by Python's convention; `__name__` (a dunder) is not."""
+    return name.startswith("_") and not name.endswith("__")
+
+
+def private_names_used(project: Path) -> list[str]:
+    """Each place the project's Python reaches a private name it doesn't own: an attribute
+    `._name` of anything but `self` or `cls`, the same through getattr/setattr/hasattr, or an
+    import of an underscored module or name. A library's private names change in any release:
+    code using them breaks on a routine dependency update."""
+    found = []
+    for path in sorted(project.rglob("*.py")):
+        if ".venv" in path.parts:
+            continue
+        where = path.relative_to(project)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and private(node.attr):
+                if not (isinstance(node.value, ast.Name) and node.value.id in {"self", "cls"}):
+                    found.append(f"{where}:{node.lineno}: {ast.unparse(node)}")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                names = [a.value for a in node.args[1:2] if isinstance(a, ast.Constant)]
+                if node.func.id in {"getattr", "setattr", "hasattr"} and any(
+                    isinstance(name, str) and private(name) for name in names
+                ):
+                    found.append(f"{where}:{node.lineno}: {ast.unparse(node)}")
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                # `import a._b`, `from a._b import c`, `from a import _b`: each part a name.
+                module = node.module or "" if isinstance(node, ast.ImportFrom) else ""
+                parts = [*module.split("."), *(p for a in node.names for p in a.name.split("."))]
+                if any(private(part) for part in parts):
+                    found.append(f"{where}:{node.lineno}: {ast.unparse(node)}")
+    return found

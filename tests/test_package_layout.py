@@ -4,7 +4,8 @@ plain Python.
 Its import graph, read with `ast` from each bake's files (harness/imports.py), has no cycle, the
 package `__init__` modules counted: importing a module runs the packages above it first. And no
 generated `.py` file builds its code with a Jinja statement: option code lives in the option's
-own files, kept or pruned by the post-gen hook's OPTIONAL_PATHS.
+own files, kept or pruned by the post-gen hook's OPTIONAL_PATHS. Nor does any (its tests and
+scripts included) reach into a private name of a library, or of another module of its own.
 """
 
 import re
@@ -14,7 +15,7 @@ import pytest
 
 from harness.baking import bake
 from harness.commands import TEMPLATE
-from harness.imports import import_cycle, import_graph
+from harness.imports import import_cycle, import_graph, private_names_used
 
 # Each set of files the options keep (a layout or package manager changes no import).
 PARTS = [
@@ -79,6 +80,38 @@ def test_a_cycle_through_a_package_init_is_found(tmp_path: Path) -> None:
         (tmp_path / name).write_text(text)
     cycle = import_cycle(import_graph(tmp_path / "pkg"))
     assert cycle == ["pkg.api.items", "pkg.database", "pkg.api.items"]
+
+
+@pytest.mark.parametrize("answers", PARTS, ids=lambda a: "-".join(a.values()))
+def test_the_generated_code_reaches_into_no_private_name(
+    tmp_path: Path, answers: dict[str, str]
+) -> None:
+    assert private_names_used(bake(tmp_path, **answers)) == []
+
+
+def test_each_way_of_reaching_a_private_name_is_found(tmp_path: Path) -> None:
+    """The negative control: the kinds of use the generated tests had (a connector's private
+    options, an instrumentor's private flag), next to what stays allowed."""
+    (tmp_path / "uses.py").write_text(
+        "import a._b\n"
+        "from a._b import c\n"
+        "from a import _b\n"
+        "options = connector()._pool_args\n"
+        "flag = getattr(app, '_is_instrumented', False)\n"
+        "from a import b\n"
+        "name, fields = __name__, record.__dict__\n"
+        "class A:\n"
+        "    def f(self):\n"
+        "        return self._own\n"
+    )
+    found = [line.split(": ", 1)[1] for line in private_names_used(tmp_path)]
+    assert found == [
+        "import a._b",
+        "from a._b import c",
+        "from a import _b",
+        "connector()._pool_args",
+        "getattr(app, '_is_instrumented', False)",
+    ]
 
 
 def test_only_the_listed_generated_python_files_are_shaped_by_jinja() -> None:

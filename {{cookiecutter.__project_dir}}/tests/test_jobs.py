@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
+import procrastinate
 import pytest
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace import TracerProvider
@@ -508,11 +509,12 @@ def test_the_command_serves_metrics_and_health_while_it_works(
         liveness: observability.Liveness,
         tracer_provider: TracerProvider | None,
     ) -> None:
-        seen["conninfo"] = connector()._pool_args["conninfo"]  # made, not connected
+        seen["conninfo"] = connector()["conninfo"]  # what the queue's connector is given
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
             seen["health"] = response.status
 
     monkeypatch.setattr(worker, "work", work)
+    monkeypatch.setattr(procrastinate, "PsycopgConnector", dict)  # its options, not connected
     assert cli.main(["worker"]) == 0
     assert seen == {"conninfo": "postgresql://user:secret@db.example:5432/app", "health": 200}
     with pytest.raises(urllib.error.URLError, match="Connection refused"):  # stopped with it
