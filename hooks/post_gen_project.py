@@ -4,6 +4,7 @@ Quiet unless something needs the user's attention, or a step is slow: then it sa
 doing and shows the tool's output.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -260,10 +261,12 @@ def lock_failure(output: str) -> str:
 
 def remove_own_copy() -> None:
     """cookiecutter runs a hook from a copy it renders into the temporary directory and never
-    deletes: the copy deletes itself, so a bake leaves nothing behind there."""
+    deletes: the copy deletes itself, so a bake leaves nothing behind there. (Python has read the
+    file by now; a copy that can't be deleted is no reason to fail the bake.)"""
     own_copy = Path(__file__)
     if own_copy.parent == Path(tempfile.gettempdir()):
-        own_copy.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            own_copy.unlink()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Every problem is printed as one line naming the field, the value and what is all
 non-zero exit makes cookiecutter delete the half-made output directory.
 """
 
+import contextlib
 import keyword
 import re
 import sys
@@ -161,10 +162,12 @@ def problems() -> list[str]:
 
 def remove_own_copy() -> None:
     """cookiecutter runs a hook from a copy it renders into the temporary directory and never
-    deletes: the copy deletes itself, so a bake leaves nothing behind there."""
+    deletes: the copy deletes itself, so a bake leaves nothing behind there. (Python has read the
+    file by now; a copy that can't be deleted is no reason to fail the bake.)"""
     own_copy = Path(__file__)
     if own_copy.parent == Path(tempfile.gettempdir()):
-        own_copy.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            own_copy.unlink()
 
 
 if __name__ == "__main__":
