@@ -107,7 +107,7 @@ def private_names_used(project: Path) -> list[str]:
                     found.append(f"{where}:{node.lineno}: {ast.unparse(node)}")
             elif isinstance(node, ast.Import | ast.ImportFrom):
                 # `import a._b`, `from a._b import c`, `from a import _b`: each part a name.
-                module = node.module or "" if isinstance(node, ast.ImportFrom) else ""
+                module = (node.module or "") if isinstance(node, ast.ImportFrom) else ""
                 parts = [*module.split("."), *(p for a in node.names for p in a.name.split("."))]
                 if any(private(part) for part in parts):
                     found.append(f"{where}:{node.lineno}: {ast.unparse(node)}")
