@@ -187,6 +187,14 @@ def test_new_questions_are_reported_with_their_values_and_recorded(updated: Upda
 
 
 @PER_PATH
+def test_the_update_leaves_no_rendered_hook_in_the_temporary_directory(updated: Updated) -> None:
+    """cookiecutter writes each hook it runs to the temporary directory and never deletes it,
+    and the hooks of the release the service was baked with don't delete themselves: the
+    updater renders with a temporary directory of its own, removed with its work."""
+    assert updated.hook_copies == []
+
+
+@PER_PATH
 def test_the_lock_is_regenerated_from_the_merged_pyproject(updated: Updated) -> None:
     """By the update; or, where pyproject.toml conflicts, by `make lock` once it is resolved
     (the update says so)."""

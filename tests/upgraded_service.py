@@ -82,6 +82,8 @@ class Updated:
     summary: dict[str, Any] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)  # edited and conflicted files, as left
     changed: list[str] = field(default_factory=list)  # git status after the update
+    # Rendered hooks (cookiecutter's tmp*.py) the update left in the TMPDIR it was given.
+    hook_copies: list[str] = field(default_factory=list)
     checked: bool = False
 
 
@@ -101,7 +103,9 @@ def update_path(path: UpgradePath, repo: TemplateRepo, workdir: Path) -> Updated
     updated.edits = team_edits(project, updated.package_dir, path.database)
     commit_all(project, "The team's edits")
 
-    env = {**project_env(answers["python_version"]), **GIT_ENV}
+    temporary = workdir / "tmp"
+    temporary.mkdir()
+    env = {**project_env(answers["python_version"]), **GIT_ENV, "TMPDIR": str(temporary)}
     result = run(
         update_command("--ref", repo.head, "--json", "--no-input"),
         cwd=project,
@@ -111,6 +115,7 @@ def update_path(path: UpgradePath, repo: TemplateRepo, workdir: Path) -> Updated
     )
     assert result.stdout.strip(), result.stderr[-4000:]
     updated.returncode, updated.summary = result.returncode, json.loads(result.stdout)
+    updated.hook_copies = sorted(path.name for path in temporary.glob("tmp*.py"))
     updated.changed = status(project)
     for name in {*updated.edits, *updated.summary["conflicts"]}:
         updated.texts[name] = (project / name).read_text()

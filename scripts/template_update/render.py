@@ -7,6 +7,7 @@ locks (every release's hook skips both when the context has `_commit`; cookiecut
 import json
 import os
 import sys
+import tempfile
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -123,13 +124,32 @@ def stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+@contextmanager
+def temporary_directory(directory: Path) -> Iterator[None]:
+    """`directory` as the temporary directory of this process and of the hooks it runs (TMPDIR)
+    for a while. cookiecutter writes each hook it runs to the temporary directory and never
+    deletes it; the hooks of earlier releases don't delete themselves either."""
+    directory.mkdir()
+    saved_variable, saved_directory = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = str(directory)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved_directory
+        if saved_variable is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = saved_variable
+
+
 def render(tree: Path, context: dict[str, Any], template: str, commit: str, output: Path) -> Path:
     """The project the template at `tree` (commit `commit`) bakes from this context, hooks
-    included; returns its directory."""
+    included; returns its directory. What the hooks leave in the temporary directory stays in
+    one beside `output`, in the update's work directory (removed with it), not the user's."""
     full_context = {"cookiecutter": {**context, "_template": template, "_commit": commit}}
     output.mkdir(parents=True)
     try:
-        with stdout_to_stderr():
+        with stdout_to_stderr(), temporary_directory(output.with_name(f"{output.name}-tmp")):
             project = generate_files(repo_dir=str(tree), context=full_context, output_dir=output)
     except CookiecutterException as error:
         raise Refused(
