@@ -46,11 +46,14 @@ STILL_SHAPED_BY_JINJA = {
 SHAPING_TAG = re.compile(r"\{%|\{\{[^}]*(\\n|\bimport\b)")
 
 
-@pytest.mark.parametrize("answers", PARTS, ids=lambda a: "-".join(a.values()))
-def test_the_package_is_laid_out_by_concern_and_imports_in_no_circle(
-    tmp_path: Path, answers: dict[str, str]
-) -> None:
-    package_dir = bake(tmp_path, **answers) / "src" / "my_service"
+@pytest.fixture(scope="module", params=PARTS, ids=lambda a: "-".join(a.values()))
+def baked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bake of one set of files, read by each test here (they only read it)."""
+    return bake(tmp_path_factory.mktemp("parts"), **request.param)
+
+
+def test_the_package_is_laid_out_by_concern_and_imports_in_no_circle(baked: Path) -> None:
+    package_dir = baked / "src" / "my_service"
     graph = import_graph(package_dir)
     assert import_cycle(graph) == []
     for package, modules in LAYOUT.items():
@@ -82,11 +85,8 @@ def test_a_cycle_through_a_package_init_is_found(tmp_path: Path) -> None:
     assert cycle == ["pkg.api.items", "pkg.database", "pkg.api.items"]
 
 
-@pytest.mark.parametrize("answers", PARTS, ids=lambda a: "-".join(a.values()))
-def test_the_generated_code_reaches_into_no_private_name(
-    tmp_path: Path, answers: dict[str, str]
-) -> None:
-    assert private_names_used(bake(tmp_path, **answers)) == []
+def test_the_generated_code_reaches_into_no_private_name(baked: Path) -> None:
+    assert private_names_used(baked) == []
 
 
 def test_each_way_of_reaching_a_private_name_is_found(tmp_path: Path) -> None:
