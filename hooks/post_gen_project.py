@@ -97,6 +97,11 @@ OPTIONAL_PATHS = [
     (LICENSE == "proprietary", ["licenses/proprietary"]),
 ]
 
+# Files that are in every bake but differ by an option: the template holds one variant per
+# answer beside the path, named with the answer (`access.oidc.py`, `access.none.py` for
+# `access.py`); the bake keeps the chosen one at the path and removes the others.
+CHOSEN_FILES = {f"{PACKAGE_DIR}/access.py": AUTH}
+
 LOCK_FILES = {"uv": "uv.lock", "pip": "requirements.lock and requirements-dev.lock"}
 # What `make lock` does, said when it takes longer than QUICK_SECONDS.
 LOCKING = {
@@ -132,6 +137,16 @@ def prune() -> None:
         if not kept:
             for path in paths:
                 remove(Path(path))
+
+
+def choose() -> None:
+    for path, answer in CHOSEN_FILES.items():
+        kept = Path(path)
+        for variant in kept.parent.glob(f"{kept.stem}.*{kept.suffix}"):
+            if variant.name == f"{kept.stem}.{answer}{kept.suffix}":
+                variant.rename(kept)
+            else:
+                variant.unlink()
 
 
 def arrange() -> None:
@@ -272,6 +287,7 @@ def remove_own_copy() -> None:
 if __name__ == "__main__":
     remove_own_copy()
     prune()
+    choose()
     arrange()
     remove_empty_dirs()
     if not RENDERED_BY_CRUFT:

@@ -36,7 +36,7 @@ LAYOUT = {
 GENERATED = TEMPLATE / "{{cookiecutter.__project_dir}}"
 # Generated Python files whose code Jinja still shapes (a statement, or an expression writing
 # lines or imports): the example resource, whose worker variant defers a job in its transaction
-# and stores when it ran, and whose routes with authentication name their scopes. The list only
+# and stores when it ran. The list only
 # shrinks (the test fails on a file that gains such a tag, and on one listed that has none).
 STILL_SHAPED_BY_JINJA = {
     "src/{{cookiecutter.package_name}}/api/items.py",
@@ -121,3 +121,21 @@ def test_only_the_listed_generated_python_files_are_shaped_by_jinja() -> None:
         if SHAPING_TAG.search(path.read_text())
     }
     assert shaped == STILL_SHAPED_BY_JINJA
+
+
+def test_the_example_resource_is_the_same_code_with_or_without_authentication(
+    tmp_path: Path,
+) -> None:
+    """What differs by `auth` is which access.py the bake keeps (the hook's CHOSEN_FILES): the
+    routes name their scopes the same way, checked or not."""
+    bakes = {
+        auth: bake(tmp_path / auth, database="sqlite", auth=auth) / "src" / "my_service"
+        for auth in ("oidc", "none")
+    }
+    items = {auth: (package / "api" / "items.py").read_text() for auth, package in bakes.items()}
+    assert items["oidc"] == items["none"]
+    assert 'dependencies=requires("items:write")' in items["oidc"]
+    access = {auth: (package / "access.py").read_text() for auth, package in bakes.items()}
+    assert "Security(authorized" in access["oidc"]
+    assert "Security" not in access["none"]
+    assert [p.name for p in bakes["none"].glob("access*")] == ["access.py"]

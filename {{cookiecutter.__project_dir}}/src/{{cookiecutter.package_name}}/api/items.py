@@ -5,17 +5,18 @@ route can answer is in the OpenAPI document, and the database is used through an
 connection, held only inside `async with db.connect()`: SQLAlchemy Core statements on the model's
 columns, built once with bound parameters, rows validated into the response model (no ORM objects
 built and tracked per row). A route that only reads takes ReadDatabase (no transaction around its
-one statement); one that writes takes Database, and commits before it answers.
+one statement); one that writes takes Database, and commits before it answers. Every route names
+the scopes its caller needs (`requires`, access.py).
 """
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query{{ ", Security" if cookiecutter.auth == "oidc" }}, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import bindparam, insert, select
 
-{{ "from %s.auth.dependency import authorization_responses, authorized\n" % cookiecutter.package_name if cookiecutter.auth == "oidc" -}}
+from {{ cookiecutter.package_name }}.access import access_responses, requires
 from {{ cookiecutter.package_name }}.database.engines import Database, ReadDatabase
 from {{ cookiecutter.package_name }}.database.models import Item
 {{ "from %s.jobs.enqueue import defer_process_item\n" % cookiecutter.package_name if cookiecutter.worker == "yes" -}}
@@ -27,7 +28,7 @@ MAX_ID = 2**31 - 1
 router = APIRouter(
     prefix="/items",
     tags=["items"],
-    responses=unavailable_response{{ " | authorization_responses" if cookiecutter.auth == "oidc" }},
+    responses=unavailable_response | access_responses,
 )
 
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -65,7 +66,7 @@ unparsable_body: dict[int | str, dict[str, Any]] = {
     "",
     status_code=status.HTTP_201_CREATED,
     responses=unparsable_body,
-{{- '\n    dependencies=[Security(authorized, scopes=["items:write"])],' if cookiecutter.auth == "oidc" }}
+    dependencies=requires("items:write"),
 )
 async def create_item(body: ItemIn, db: Database) -> ItemOut:
     async with db.connect() as connection:
@@ -80,7 +81,7 @@ async def create_item(body: ItemIn, db: Database) -> ItemOut:
     return item
 
 
-@router.get(""{{ ', dependencies=[Security(authorized, scopes=["items:read"])]' if cookiecutter.auth == "oidc" }})
+@router.get("", dependencies=requires("items:read"))
 async def list_items(
     db: ReadDatabase,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -94,7 +95,7 @@ async def list_items(
 @router.get(
     "/{item_id}",
     responses={status.HTTP_404_NOT_FOUND: {"model": Error}},
-{{- '\n    dependencies=[Security(authorized, scopes=["items:read"])],' if cookiecutter.auth == "oidc" }}
+    dependencies=requires("items:read"),
 )
 async def get_item(item_id: ItemId, db: ReadDatabase) -> ItemOut:
     async with db.connect() as connection:
