@@ -2,7 +2,7 @@
 without authentication): keep it where only callers you trust reach it, or behind a gateway that
 checks them.
 
-Routes name the scopes they would need all the same, `dependencies=requires("items:read")`, so
+Routes name the scopes they would need all the same, `dependencies=requires("reports:read")`, so
 that checking callers later changes this module, not the routes: `requires` would return the
 dependency checking a token for these scopes, and `access_responses` the 401 and 403 it answers.
 """

@@ -1,6 +1,6 @@
 """Who may call a route: a caller whose access token grants every scope the route names.
 
-A route names its scopes in its decorator, `dependencies=requires("items:read")`, and its router
+A route names its scopes in its decorator, `dependencies=requires("reports:read")`, and its router
 adds `access_responses` to its `responses=`, so the 401, 403 and 503 are documented too. The
 token is checked by auth/dependency.py (README: Authentication). A route that needs to know the
 caller takes `caller: Annotated[Caller, Security(authorized, scopes=[...])]` instead.
