@@ -3,8 +3,9 @@
 A route that declares it answers 401 without a valid token, 403 without every scope it lists,
 and 503 while no key set was ever fetched from the provider; its OpenAPI operation names the
 bearer scheme (so /docs can authorize) and the scopes. Add `responses=authorization_responses`
-to the route (or its router) so the 401 and 403 are documented too. The caller (`sub`, client
-id) goes on the request's log line and span; the token never does.
+to the route (or its router) so the 401 and 403 are documented too. Routes that don't need the
+caller name their scopes through ../access.py: `dependencies=requires(...)`. The caller (`sub`,
+client id) goes on the request's log line and span; the token never does.
 """
 
 from typing import Annotated, Any

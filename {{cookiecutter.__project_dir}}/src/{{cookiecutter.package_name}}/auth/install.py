@@ -1,7 +1,7 @@
 """Authentication, installed into the app in one call (create_app makes it: part.py): the
 issuer's keys (fetched at start-up and kept fresh in the background), the /readyz check until
-they are there, and GET /me. Routes take `Security(authorized, scopes=[...])` from
-dependency.py."""
+they are there, and GET /me. Routes name their scopes with access.py's `requires`, or take
+`Security(authorized, scopes=[...])` from dependency.py for the caller."""
 
 from __future__ import annotations
 
