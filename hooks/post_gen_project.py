@@ -142,11 +142,9 @@ def prune() -> None:
 def choose() -> None:
     for path, answer in CHOSEN_FILES.items():
         kept = Path(path)
-        for variant in kept.parent.glob(f"{kept.stem}.*{kept.suffix}"):
-            if variant.name == f"{kept.stem}.{answer}{kept.suffix}":
-                variant.rename(kept)
-            else:
-                variant.unlink()
+        kept.with_name(f"{kept.stem}.{answer}{kept.suffix}").rename(kept)
+        for other in kept.parent.glob(f"{kept.stem}.*{kept.suffix}"):
+            other.unlink()
 
 
 def arrange() -> None:
