@@ -9,6 +9,7 @@ scripts included) reach into a private name of a library, or of another module o
 """
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,8 +37,8 @@ LAYOUT = {
 GENERATED = TEMPLATE / "{{cookiecutter.__project_dir}}"
 # Generated Python files whose code Jinja still shapes (a statement, or an expression writing
 # lines or imports): the example resource, whose worker variant defers a job in its transaction
-# and stores when it ran. The list only
-# shrinks (the test fails on a file that gains such a tag, and on one listed that has none).
+# and stores when it ran. The list only shrinks (the test fails on a file that gains such a tag,
+# and on one listed that has none).
 STILL_SHAPED_BY_JINJA = {
     "src/{{cookiecutter.package_name}}/api/items.py",
     "src/{{cookiecutter.package_name}}/database/models.py",
@@ -46,10 +47,23 @@ STILL_SHAPED_BY_JINJA = {
 SHAPING_TAG = re.compile(r"\{%|\{\{[^}]*(\\n|\bimport\b)")
 
 
-@pytest.fixture(scope="module", params=PARTS, ids=lambda a: "-".join(a.values()))
-def baked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A bake of one set of files, read by each test here (they only read it)."""
-    return bake(tmp_path_factory.mktemp("parts"), **request.param)
+@pytest.fixture(scope="module")
+def bake_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[[dict[str, str]], Path]:
+    """The bake of one set of files, made once for every test here (they only read it)."""
+    bakes: dict[str, Path] = {}
+
+    def bake_once(answers: dict[str, str]) -> Path:
+        key = "-".join(answers.values())
+        if key not in bakes:
+            bakes[key] = bake(tmp_path_factory.mktemp(key), **answers)
+        return bakes[key]
+
+    return bake_once
+
+
+@pytest.fixture(params=PARTS, ids=lambda a: "-".join(a.values()))
+def baked(request: pytest.FixtureRequest, bake_of: Callable[[dict[str, str]], Path]) -> Path:
+    return bake_of(request.param)
 
 
 def test_the_package_is_laid_out_by_concern_and_imports_in_no_circle(baked: Path) -> None:
@@ -124,12 +138,13 @@ def test_only_the_listed_generated_python_files_are_shaped_by_jinja() -> None:
 
 
 def test_the_example_resource_is_the_same_code_with_or_without_authentication(
-    tmp_path: Path,
+    bake_of: Callable[[dict[str, str]], Path],
 ) -> None:
-    """What differs by `auth` is which access.py the bake keeps (the hook's CHOSEN_FILES): the
-    routes name their scopes the same way, checked or not."""
+    """What differs by `auth` is which access.py the bake keeps (the hook's CHOSEN_FILES; that
+    no variant is left is test_rendering's): the routes name their scopes the same way, checked
+    or not."""
     bakes = {
-        auth: bake(tmp_path / auth, database="sqlite", auth=auth) / "src" / "my_service"
+        auth: bake_of({"database": "sqlite", "auth": auth, "worker": "no"}) / "src" / "my_service"
         for auth in ("oidc", "none")
     }
     items = {auth: (package / "api" / "items.py").read_text() for auth, package in bakes.items()}
@@ -138,4 +153,3 @@ def test_the_example_resource_is_the_same_code_with_or_without_authentication(
     access = {auth: (package / "access.py").read_text() for auth, package in bakes.items()}
     assert "Security(authorized" in access["oidc"]
     assert "Security" not in access["none"]
-    assert [p.name for p in bakes["none"].glob("access*")] == ["access.py"]
