@@ -1,5 +1,6 @@
 """Metrics, traces and request logs: what the service is operated through."""
 
+import asyncio
 import json
 import logging
 import subprocess
@@ -16,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.observability import metrics, tracing
-from {{ cookiecutter.package_name }}.observability.logs import configure_logging
+from {{ cookiecutter.package_name }}.observability.logs import ACCESS_LOGGER, configure_logging
 from {{ cookiecutter.package_name }}.settings import Settings
 
 # A route every service has (the database's tests use one with a path parameter).
@@ -178,3 +179,31 @@ def test_libraries_log_warnings_only_unless_debugging(capsys: pytest.CaptureFixt
     configure_logging("debug")
     logging.getLogger("alembic.runtime.plugins").info("setup plugin")
     assert "setup plugin" in capsys.readouterr().out
+
+
+def test_the_servers_request_lines_go_out_together_and_in_order(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("info", request_lines_delay=0.05)  # as the server does (server.py)
+    access, service = logging.getLogger(ACCESS_LOGGER), logging.getLogger(__name__)
+
+    def written() -> list[str]:
+        return [json.loads(line)["message"] for line in capsys.readouterr().out.splitlines()]
+
+    async def requests_answered() -> list[list[str]]:
+        access.info("GET /1 200")
+        access.info("GET /2 200")
+        waiting = written()
+        await asyncio.sleep(0.2)
+        after_the_delay = written()
+        access.info("GET /3 200")
+        service.warning("a line of the service's")  # writes the request line before it
+        return [waiting, after_the_delay, written()]
+
+    assert asyncio.run(requests_answered()) == [
+        [],
+        ["GET /1 200", "GET /2 200"],
+        ["GET /3 200", "a line of the service's"],
+    ]
+    access.info("GET /4 200")  # no event loop to write it later: written at once
+    assert written() == ["GET /4 200"]

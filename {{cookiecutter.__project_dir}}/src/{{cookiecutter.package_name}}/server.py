@@ -18,6 +18,7 @@ from granian.log import LogLevels
 from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from starlette.types import ASGIApp
 
+from {{ cookiecutter.package_name }}.observability.logs import configure_logging
 from {{ cookiecutter.package_name }}.settings import Settings
 
 # What each worker process serves: app() below, called in that process.
@@ -28,6 +29,8 @@ BACKLOG = 2048
 # of their own.
 GRANIAN_LOGGERS = {"loggers": {"_granian": {"propagate": True}}}
 log = logging.getLogger(__name__)
+# Request lines logged within this many seconds go out in one write (observability/logs.py).
+REQUEST_LINES_DELAY = 0.01
 # Named once: `except (A, B)` is formatted differently from Python 3.14 on (no parentheses).
 CANNOT_RAISE_LIMIT = (ValueError, OSError)
 
@@ -45,6 +48,8 @@ def app() -> ASGIApp:
     service = create_app(settings)
     gc.freeze()
     gc.enable()
+    # What create_app() configured, less a write per request: the tests' apps log line by line.
+    configure_logging(settings.log_level, settings.log_format, REQUEST_LINES_DELAY)
     forwarded: ASGIApp = wrap_asgi_with_proxy_headers(
         service, trusted_hosts=settings.forwarded_allow_ips
     )

@@ -7,7 +7,7 @@ fraction of what it costs the app.
 """
 
 import logging
-import os
+import random
 import re
 import time
 
@@ -15,14 +15,18 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.observability import metrics
-from {{ cookiecutter.package_name }}.observability.logs import request_fields, request_id
+from {{ cookiecutter.package_name }}.observability.logs import (
+    ACCESS_LOGGER,
+    request_fields,
+    request_id,
+)
 
 # ASGI header names arrive lower-cased, as bytes.
 REQUEST_ID_HEADER = b"x-request-id"
 # An incoming id is reused only if it is short and plain, so it can't forge log content.
 ACCEPTED_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,128}$")
 
-access_log = logging.getLogger("{{ cookiecutter.package_name }}.access")
+access_log = logging.getLogger(ACCESS_LOGGER)
 
 
 def incoming_request_id(scope: Scope) -> str | None:
@@ -50,8 +54,10 @@ class RequestMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # A new one as uuid4().hex is: 32 random hex digits, at a quarter of the cost.
-        rid = incoming_request_id(scope) or os.urandom(16).hex()
+        # A new one as uuid4().hex is: 32 random hex digits, but not from os.urandom: an id is no
+        # secret, and that system call lets the server's threads take the interpreter. (`random`
+        # is seeded again in each worker process.)
+        rid = incoming_request_id(scope) or f"{random.getrandbits(128):032x}"
         id_header = (REQUEST_ID_HEADER, rid.encode())
         status = 500  # until a response starts: an exception propagating, answered so
 
