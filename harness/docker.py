@@ -104,7 +104,7 @@ def remove_image(tag: str) -> None:
 def remove_volume(name: str) -> None:
     """Removes a volume, and first the containers using it (the engine refuses otherwise)."""
     for container in engine().containers.list(all=True, filters={"volume": name}):
-        container.remove(force=True)
+        container.remove(force=True, v=True)
     with contextlib.suppress(docker.errors.NotFound):
         engine().volumes.get(name).remove(force=True)
 
@@ -135,7 +135,7 @@ def run_once(
             stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
             stderr = container.logs(stdout=False, stderr=True).decode(errors="replace")
         finally:
-            container.remove(force=True)
+            container.remove(force=True, v=True)
     return subprocess.CompletedProcess(list(command), code, stdout, stderr)
 
 
@@ -196,7 +196,7 @@ def container_starter() -> tuple[StartContainer, Callable[[], None]]:
     def remove_all() -> None:
         for container in started:
             with contextlib.suppress(docker.errors.NotFound):
-                container.handle.remove(force=True)
+                container.handle.remove(force=True, v=True)
 
     return start, remove_all
 

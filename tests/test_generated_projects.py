@@ -142,7 +142,8 @@ def test_make_dev_serves_healthz_with_no_configuration(project: Project, tmp_pat
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         if command[0] == docker_cli():
-            subprocess.run([docker_cli(), "rm", "--force", container], capture_output=True)
+            remove = [docker_cli(), "rm", "--force", "--volumes", container]
+            subprocess.run(remove, capture_output=True)
 
 
 def test_every_installed_import_name_is_refused_as_a_package_name(

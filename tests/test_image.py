@@ -20,6 +20,7 @@ from harness.docker import (
     Image,
     StartContainer,
     docker_cli,
+    engine,
     http,
     http_response,
     migrated_database,
@@ -226,12 +227,22 @@ def test_without_database_url_the_container_exits_with_the_message(
     assert "error: DATABASE_URL is not set: expected a PostgreSQL URL" in result.stderr
 
 
-def test_make_docker_smoke_passes_on_the_built_image(image: Image) -> None:
-    """The target CI runs on the loaded image before pushing it."""
+def test_make_docker_smoke_passes_on_the_built_image_and_leaves_no_volume(image: Image) -> None:
+    """The target CI runs on the loaded image before pushing it. A SQLite image declares a
+    volume (/app/data): each smoke run on a team's machine must not leave one behind."""
     variables = [f"IMAGE={image.tag}", f"DOCKER={docker_cli()}"]
+    left_before = unused_volumes()
     output = run(
         ["make", "docker-smoke", *variables],
         cwd=image.project,
         env={"DOCKER_RUN_FLAGS": "--network host", "PORT": str(free_port())},
     ).stdout
     assert "/healthz answered 200" in output
+    assert unused_volumes() <= left_before
+
+
+def unused_volumes() -> set[str]:
+    """Anonymous volumes (named by their id) no container uses: the tests' named ones are
+    unused between the containers that share them."""
+    unused = engine().volumes.list(filters={"dangling": True})
+    return {volume.name for volume in unused if re.fullmatch("[0-9a-f]{64}", volume.name)}

@@ -139,7 +139,7 @@ def start_and_stop(image: str) -> dict[str, float | int]:
         stop = time.perf_counter() - started
         exit_code = int(inspect(container, "{{.State.ExitCode}}"))
     finally:
-        docker("rm", "-f", container)
+        docker("rm", "-f", "-v", container)
     return {"first_200_s": first_200, "stop_s": stop, "stop_exit_code": exit_code}
 
 

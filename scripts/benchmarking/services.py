@@ -141,7 +141,7 @@ class ContainerServer(Server):
         with contextlib.suppress(docker.errors.DockerException):
             self.container.stop(timeout=30)
         with contextlib.suppress(docker.errors.DockerException):
-            self.container.handle.remove(force=True)
+            self.container.handle.remove(force=True, v=True)
 
 
 @dataclass

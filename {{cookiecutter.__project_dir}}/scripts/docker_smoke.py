@@ -56,7 +56,8 @@ def main(image: str) -> int:
         # 143 is SIGTERM's default exit; 137 would mean it ignored SIGTERM and was killed.
         return 0 if exit_code in (0, 143) else 1
     finally:
-        docker("rm", "--force", container)
+        # --volumes: the anonymous volume of a SQLite image's /app/data goes with the container.
+        docker("rm", "--force", "--volumes", container)
 
 
 if __name__ == "__main__":
