@@ -76,8 +76,8 @@ class PostgresServer:
     def stop(self, mode: str = "fast", check: bool = True) -> None:
         """`fast` ends the clients' sessions, as a server that goes away does. `immediate` is a
         crash: connections cut, nothing flushed or waited for. It takes a tenth of a second, but
-        twice in full runs on a loaded machine it hung for a minute (the cause wasn't found):
-        such a stop ends as a crash too, its processes killed (kill())."""
+        now and then on a loaded machine it hangs, after the server's own SIGKILL of its children
+        (the cause wasn't found): such a stop ends as a crash too, its processes killed (kill())."""
         if mode != "immediate":
             self._pg_ctl("-m", mode, "-w", "stop", check=check)
             return
