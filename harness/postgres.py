@@ -41,6 +41,16 @@ def running(pid: int) -> bool:
     return state != "Z"
 
 
+def processes(pid: int) -> str:
+    """The postmaster `pid` and its children: state (D: waiting in the kernel, where SIGKILL can't
+    end it yet; Z: exited, not yet reaped), what the kernel has it wait on, and the command."""
+    listing = subprocess.run(
+        ["ps", "-o", "pid=,stat=,wchan:32=,args=", "-p", str(pid), "--ppid", str(pid)],
+        capture_output=True, text=True, check=False, timeout=10,
+    )  # fmt: skip
+    return listing.stdout.rstrip() or f"(ps found none: {listing.stderr.strip()})"
+
+
 @dataclass
 class PostgresServer:
     directory: Path  # holds the data directory, the socket and the log
@@ -87,12 +97,13 @@ class PostgresServer:
             self.kill()
 
     def kill(self) -> None:
-        """The server's processes killed, the postmaster last, and a warning with the end of its
-        log, so that a stop that had to end so is seen."""
+        """The server's processes killed, the postmaster last, and a warning with what they were
+        waiting on and the end of its log, so that a stop that had to end so is seen."""
         try:
             pid = int((self.directory / "data" / "postmaster.pid").read_text().split()[0])
         except (FileNotFoundError, IndexError, ValueError):
             return
+        hung = processes(pid)  # before they are killed: what the stop was waiting on
         subprocess.run(["pkill", "-KILL", "-P", str(pid)], check=False, timeout=10)
         try:
             os.kill(pid, signal.SIGKILL)
@@ -109,7 +120,10 @@ class PostgresServer:
             for socket_lock in self.directory.glob(".s.PGSQL.*.lock"):
                 socket_lock.unlink()
         server_log = (self.directory / "log").read_text(errors="replace")[-2000:]
-        message = f"PostgreSQL did not stop in time and was killed; its log ends:\n{server_log}"
+        message = (
+            f"PostgreSQL did not stop in time and was killed. Its processes then:\n{hung}\n"
+            f"Its log ends:\n{server_log}"
+        )
         warnings.warn(message, stacklevel=2)
 
     def create_database(self, name: str) -> str:
