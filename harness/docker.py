@@ -97,6 +97,10 @@ def make_build(
 
 
 def remove_image(tag: str) -> None:
+    """Removes an image, and first the containers made from it: while one runs, the engine only
+    takes the tag off and keeps the image, nameless ("dangling"), after the container is gone."""
+    for container in engine().containers.list(all=True, filters={"ancestor": tag}):
+        container.remove(force=True, v=True)
     with contextlib.suppress(docker.errors.NotFound):
         engine().images.remove(tag, force=True)
 

@@ -21,11 +21,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 
 from harness.commands import TEMPLATE, run, tool
 from harness.docker import (
     Image,
+    engine,
     http,
     make_build,
     remove_image,
@@ -269,6 +271,7 @@ def test_the_updated_service_builds_and_its_image_answers_readyz(
     resolve_and_check(updated)
     tag = f"template-test-{TEMPLATE.name}-upgrade-{updated.path.id}:latest"
     make_build(updated.project, tag, updated.path.answers["python_version"])
+    built = engine().images.get(tag).id
     try:
         image = Image(tag, updated.path.id, updated.project)
         postgresql = updated.path.answers["database"] == "postgresql"
@@ -285,6 +288,9 @@ def test_the_updated_service_builds_and_its_image_answers_readyz(
             assert http(container, "GET", "/items")[0] == 200
     finally:
         remove_image(tag)
+    # Removed while its container still ran, the image would only lose its tag and stay behind.
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine().images.get(built)
 
 
 # ---- A clean service through scripts/fleet ----------------------------------------------------
