@@ -77,7 +77,7 @@ def release_0_9_0(template_repo: TemplateRepo) -> str:
     (repo / PROJECT / "docs").mkdir()
     (repo / PROJECT / "docs" / "logo.png").write_bytes(LOGO)
     (repo / PROJECT / "scripts" / "check_dist.py").chmod(0o755)
-    edit(repo / PROJECT / "pyproject.toml", '"fastapi>=0.142"', '"fastapi>=0.143"')
+    edit(repo / PROJECT / "pyproject.toml", '"fastapi>=0.164"', '"fastapi>=0.165"')
     questions = [*json.loads((repo / "cookiecutter.json").read_text()).items()]
     private = [key for key, _ in questions].index("_lock")  # the questions come before
     questions = dict([*questions[:private], NEW_QUESTION, *questions[private:]])
@@ -194,7 +194,7 @@ def test_an_update_moves_renames_deletes_adds_asks_and_runs_the_release_step(
     assert (package / "orders.py").read_text() == ORDERS.format(package="moving").replace(
         "import health", "import probes as health"
     ).replace("moving.web.health", "moving.web.probes")
-    assert 'name = "fastapi", specifier = ">=0.143"' in (project / "uv.lock").read_text()
+    assert 'name = "fastapi", specifier = ">=0.165"' in (project / "uv.lock").read_text()
     assert summary["lock"] == "regenerated from the merged pyproject.toml"
 
     record = json.loads((project / ".cruft.json").read_text())
@@ -307,7 +307,7 @@ def test_fleet_reports_then_updates_each_service_and_says_what_needs_a_look(
     bake(template_repo, RELEASES["0.1.0"], services, "early")
     clean = bake(template_repo, template_repo.head, services, "clean")
     conflicting = bake(template_repo, template_repo.head, services, "conflicting")
-    edit(conflicting / "pyproject.toml", '"fastapi>=0.142"', '"fastapi>=0.144"')
+    edit(conflicting / "pyproject.toml", '"fastapi>=0.164"', '"fastapi>=0.166"')
     commit_all(conflicting, "Our own fastapi floor")
     dirty = bake(template_repo, template_repo.head, services, "dirty")
     (dirty / "README.md").write_text("work in progress\n")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
@@ -91,6 +91,27 @@ def test_a_streamed_body_is_cut_off_at_the_limit(limited: TestClient) -> None:
     response = limited.post("/probe", content=chunks, headers={"Content-Type": "application/json"})
     assert response.status_code == 413
     assert response.headers["connection"] == "close"
+
+
+def test_a_routes_own_max_body_size_lowers_the_limit_but_cannot_raise_it(
+    settings: Settings,
+) -> None:
+    app = create_app(settings.model_copy(update=LIMITS))  # at most 1000 bytes
+
+    @app.post("/small", max_body_size=10)
+    async def small(request: Request) -> None:
+        await request.body()
+
+    @app.post("/large", max_body_size=10_000)
+    async def large(request: Request) -> None:
+        await request.body()
+
+    with TestClient(app) as client:
+        assert client.post("/small", content=b"x" * 10).status_code == 200
+        assert client.post("/small", content=b"x" * 11).status_code == 413
+        refused = client.post("/large", content=b"x" * 1001)
+        assert refused.status_code == 413
+        assert refused.json() == {"detail": "request body larger than 1000 bytes"}
 
 
 async def read_body(scope: Any, receive: Any, send: Any) -> None:
