@@ -96,19 +96,24 @@ def make_build(
     return run(command, cwd=project, check=check, timeout=900)
 
 
+def remove_containers(**filters: str) -> None:
+    """Removes the containers these filters match (running or not), with their anonymous
+    volumes."""
+    for container in engine().containers.list(all=True, filters=filters):
+        container.remove(force=True, v=True)
+
+
 def remove_image(tag: str) -> None:
     """Removes an image, and first the containers made from it: while one runs, the engine only
     takes the tag off and keeps the image, nameless ("dangling"), after the container is gone."""
-    for container in engine().containers.list(all=True, filters={"ancestor": tag}):
-        container.remove(force=True, v=True)
+    remove_containers(ancestor=tag)
     with contextlib.suppress(docker.errors.NotFound):
         engine().images.remove(tag, force=True)
 
 
 def remove_volume(name: str) -> None:
     """Removes a volume, and first the containers using it (the engine refuses otherwise)."""
-    for container in engine().containers.list(all=True, filters={"volume": name}):
-        container.remove(force=True, v=True)
+    remove_containers(volume=name)
     with contextlib.suppress(docker.errors.NotFound):
         engine().volumes.get(name).remove(force=True)
 

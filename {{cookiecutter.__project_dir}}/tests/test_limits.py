@@ -62,6 +62,15 @@ def probed_app(settings: Settings) -> FastAPI:
     async def probe_cached() -> None:
         raise HTTPException(304)
 
+    # FastAPI's own limit on a route (README: Limits), below the service's and above it.
+    @app.post("/probe/small", max_body_size=10)
+    async def probe_small(request: Request) -> None:
+        await request.body()
+
+    @app.post("/probe/large", max_body_size=10_000)
+    async def probe_large(request: Request) -> None:
+        await request.body()
+
     @app.get("/probe/{name}")
     async def probe_name(name: str) -> None:
         raise HTTPException(404, detail=f"no probe named {name}")
@@ -94,24 +103,13 @@ def test_a_streamed_body_is_cut_off_at_the_limit(limited: TestClient) -> None:
 
 
 def test_a_routes_own_max_body_size_lowers_the_limit_but_cannot_raise_it(
-    settings: Settings,
+    limited: TestClient,
 ) -> None:
-    app = create_app(settings.model_copy(update=LIMITS))  # at most 1000 bytes
-
-    @app.post("/small", max_body_size=10)
-    async def small(request: Request) -> None:
-        await request.body()
-
-    @app.post("/large", max_body_size=10_000)
-    async def large(request: Request) -> None:
-        await request.body()
-
-    with TestClient(app) as client:
-        assert client.post("/small", content=b"x" * 10).status_code == 200
-        assert client.post("/small", content=b"x" * 11).status_code == 413
-        refused = client.post("/large", content=b"x" * 1001)
-        assert refused.status_code == 413
-        assert refused.json() == {"detail": "request body larger than 1000 bytes"}
+    assert limited.post("/probe/small", content=b"x" * 10).status_code == 200
+    assert limited.post("/probe/small", content=b"x" * 11).status_code == 413
+    refused = limited.post("/probe/large", content=b"x" * 1001)  # the service's limit: 1000
+    assert refused.status_code == 413
+    assert refused.json() == {"detail": "request body larger than 1000 bytes"}
 
 
 async def read_body(scope: Any, receive: Any, send: Any) -> None:
